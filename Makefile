@@ -1,0 +1,43 @@
+# The suite's commands. Each target is a line or two; the work lives in scripts/.
+.DEFAULT_GOAL := help
+UV := .tools/bin/uv
+PY := .venv/bin/python
+
+.PHONY: help install up down test test-services test-e2e lint fmt migrate bench clean
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
+
+install:  ## create .venv and install every package (runs uv from .tools/)
+	@scripts/bootstrap.sh
+
+up: install  ## run Redis, auth, content and gateway in the foreground; Ctrl-C stops all
+	@$(PY) scripts/devstack.py up
+
+down:  ## stop a stack started by `make up` in another terminal
+	@$(PY) scripts/devstack.py down
+
+test: install  ## every test: each service on its own, then end to end over real processes
+	@scripts/test.sh
+
+test-services: install  ## only the per-service tests, each in its own environment
+	@scripts/test.sh services
+
+test-e2e: install  ## only the end-to-end tests
+	@scripts/test.sh e2e
+
+lint: install  ## ruff and mypy over every package
+	@$(UV) run --frozen ruff check .
+	@$(UV) run --frozen ruff format --check .
+	@$(UV) run --frozen mypy shared/src services/auth/src services/content/src services/gateway/src
+
+fmt: install  ## format and sort imports
+	@$(UV) run --frozen ruff check --fix .
+	@$(UV) run --frozen ruff format .
+
+migrate: install  ## apply every service's migrations to its database
+	@.venv/bin/flask --app auth_service db upgrade
+	@.venv/bin/flask --app content_service db upgrade
+
+clean:  ## remove local state (databases, keys, Redis files) and virtualenvs
+	rm -rf var .venv .venvs .tools

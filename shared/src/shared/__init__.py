@@ -1,0 +1,1 @@
+"""Common building blocks of the suite's services: settings, logging, errors, HTTP, tokens."""

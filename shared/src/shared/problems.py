@@ -1,0 +1,153 @@
+"""RFC 9457 problem+json: the one error shape of every service, for every failure."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Mapping
+from http import HTTPStatus
+from typing import Any
+
+from flask import Flask, Response, g, json, request
+from werkzeug.exceptions import HTTPException
+
+PROBLEM_MIMETYPE = "application/problem+json"
+
+log = logging.getLogger(__name__)
+
+
+class Problem(Exception):
+    """Raise anywhere in a request to answer with a problem document."""
+
+    def __init__(
+        self,
+        status: int,
+        detail: str | None = None,
+        *,
+        type_: str = "about:blank",
+        title: str | None = None,
+        errors: Iterable[Mapping[str, str]] | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        super().__init__(detail or title or str(status))
+        self.status = status
+        self.detail = detail
+        self.type = type_
+        self.title = title
+        self.errors = list(errors) if errors is not None else None
+        self.headers = dict(headers or {})
+
+
+class ValidationProblem(Problem):
+    """422 with one entry per bad field."""
+
+    def __init__(self, errors: Iterable[Mapping[str, str]], detail: str | None = None) -> None:
+        super().__init__(
+            422,
+            detail or "The request body or query has invalid fields.",
+            type_="/problems/validation-error",
+            title="Validation failed",
+            errors=errors,
+        )
+
+
+def status_title(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "Error"
+
+
+def problem_body(
+    status: int,
+    detail: str | None = None,
+    *,
+    type_: str = "about:blank",
+    title: str | None = None,
+    errors: Iterable[Mapping[str, str]] | None = None,
+    instance: str | None = None,
+    request_id: str | None = None,
+) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "type": type_,
+        "title": title or status_title(status),
+        "status": status,
+        "detail": detail or status_title(status),
+        "instance": instance,
+        "request_id": request_id,
+    }
+    if errors is not None:
+        body["errors"] = [
+            {"field": str(e.get("field", "")), "message": str(e.get("message", ""))} for e in errors
+        ]
+    return body
+
+
+def problem_response(
+    status: int,
+    detail: str | None = None,
+    *,
+    headers: Mapping[str, str] | None = None,
+    **fields: Any,
+) -> Response:
+    """Build a problem+json response for the current request."""
+    fields.setdefault("instance", _safe_path())
+    fields.setdefault("request_id", g.get("request_id") if _has_g() else None)
+    body = problem_body(status, detail, **fields)
+    response = Response(json.dumps(body), status=status, mimetype=PROBLEM_MIMETYPE)
+    for key, value in (headers or {}).items():
+        response.headers[key] = value
+    return response
+
+
+def _has_g() -> bool:
+    from flask import has_app_context
+
+    return has_app_context()
+
+
+def _safe_path() -> str | None:
+    from flask import has_request_context
+
+    return request.path if has_request_context() else None
+
+
+# Headers of werkzeug's HTML errors that still mean something in a problem answer.
+_KEPT_HEADERS = ("Allow", "Retry-After", "WWW-Authenticate")
+
+
+def _from_http_exception(exc: HTTPException) -> Response:
+    status = exc.code or 500
+    headers = {k: v for k, v in exc.get_headers() if k in _KEPT_HEADERS}
+    if status == 401:
+        headers.setdefault("WWW-Authenticate", "Bearer")
+    detail = exc.description if isinstance(exc.description, str) else None
+    if status == 413:
+        detail = "The request body is larger than this service accepts."
+    return problem_response(status, detail, headers=headers)
+
+
+def _from_problem(exc: Problem) -> Response:
+    headers = dict(exc.headers)
+    if exc.status == 401:
+        headers.setdefault("WWW-Authenticate", "Bearer")
+    return problem_response(
+        exc.status,
+        exc.detail,
+        headers=headers,
+        type_=exc.type,
+        title=exc.title,
+        errors=exc.errors,
+    )
+
+
+def _from_unexpected(exc: Exception) -> Response:
+    # The traceback goes to the log, tagged with the request id; the client gets none of it.
+    log.exception("unhandled error: %s", type(exc).__name__)
+    return problem_response(500, "An unexpected error occurred; quote the request id.")
+
+
+def init_problem_handlers(app: Flask) -> None:
+    """Answer every HTTP error and every unexpected exception with problem+json."""
+    app.register_error_handler(Problem, _from_problem)
+    app.register_error_handler(HTTPException, _from_http_exception)
+    app.register_error_handler(Exception, _from_unexpected)

@@ -1,0 +1,54 @@
+"""The X-Request-ID convention: keep a well-formed client id, otherwise mint one."""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+import uuid
+
+from flask import Flask, Response, g, request
+
+HEADER = "X-Request-ID"
+_VALID = re.compile(r"[A-Za-z0-9._-]{1,128}")
+
+access_log = logging.getLogger("access")
+
+
+def accept_or_mint(candidate: str | None) -> str:
+    if candidate and _VALID.fullmatch(candidate):
+        return candidate
+    return uuid.uuid4().hex
+
+
+def current_request_id() -> str | None:
+    return g.get("request_id")
+
+
+def init_request_id(app: Flask, log_requests: bool = True) -> None:
+    @app.before_request
+    def assign_request_id() -> None:
+        g.request_id = accept_or_mint(request.headers.get(HEADER))
+        g.request_started = time.perf_counter()
+
+    @app.after_request
+    def echo_request_id(response: Response) -> Response:
+        request_id = g.get("request_id") or accept_or_mint(request.headers.get(HEADER))
+        g.request_id = request_id
+        response.headers[HEADER] = request_id
+        if log_requests:
+            started = g.get("request_started")
+            elapsed_ms = (time.perf_counter() - started) * 1000 if started else None
+            access_log.info(
+                "%s %s %s",
+                request.method,
+                request.path,
+                response.status_code,
+                extra={
+                    "method": request.method,
+                    "path": request.path,
+                    "status": response.status_code,
+                    "duration_ms": round(elapsed_ms, 2) if elapsed_ms is not None else None,
+                },
+            )
+        return response

@@ -1,0 +1,206 @@
+"""The one access-token verifier of the suite: JWKS keys, pinned algorithms, revocation.
+
+Every service (the gateway at the edge, content and auth behind it) verifies tokens
+with this code, so a rule changed here holds everywhere at once.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import jwt
+import redis
+
+log = logging.getLogger(__name__)
+
+ALGORITHMS = ("RS256",)
+REQUIRED_CLAIMS = ("sub", "iss", "aud", "iat", "nbf", "exp", "jti", "type")
+LEEWAY_SECONDS = 5
+
+
+class InvalidToken(Exception):
+    """The token is missing, malformed, expired, wrongly signed, of the wrong type or revoked."""
+
+
+class RevocationUnavailable(Exception):
+    """Redis cannot be reached, so revocation cannot be checked: fail closed."""
+
+
+JwksSource = Callable[[], dict[str, Any]]
+
+
+class JwksCache:
+    """Public keys by kid, loaded once; an unknown kid refetches at most once per cool-down."""
+
+    def __init__(self, source: JwksSource, cooldown: float = 10.0, max_age: float = 600.0) -> None:
+        self._source = source
+        self._cooldown = cooldown
+        self._max_age = max_age
+        self._keys: dict[str, jwt.PyJWK] = {}
+        self._fetched_at = float("-inf")
+        self._lock = threading.Lock()
+
+    def key(self, kid: str) -> jwt.PyJWK:
+        now = time.monotonic()
+        key = self._keys.get(kid)
+        if key is not None and now - self._fetched_at < self._max_age:
+            return key
+        with self._lock:
+            key = self._keys.get(kid)
+            stale = now - self._fetched_at >= self._max_age
+            if (key is None or stale) and now - self._fetched_at >= self._cooldown:
+                self._refresh(now)
+            key = self._keys.get(kid)
+        if key is None:
+            raise InvalidToken("unknown signing key")
+        return key
+
+    def _refresh(self, now: float) -> None:
+        # Count the attempt even when it fails, so a down auth service is not hammered.
+        self._fetched_at = now
+        try:
+            document = self._source()
+        except Exception as exc:
+            log.warning("could not fetch JWKS: %s", type(exc).__name__)
+            return
+        keys: dict[str, jwt.PyJWK] = {}
+        for entry in document.get("keys", []):
+            kid = entry.get("kid")
+            if not kid or entry.get("use", "sig") != "sig" or "d" in entry:
+                continue  # a private key in a JWKS is never trusted
+            try:
+                keys[kid] = jwt.PyJWK(entry)
+            except jwt.PyJWTError:
+                log.warning("ignoring unusable JWKS key %s", kid)
+        self._keys = keys
+
+
+def http_jwks_source(client: Any, path: str = "/.well-known/jwks.json") -> JwksSource:
+    def fetch() -> dict[str, Any]:
+        response = client.get(path)
+        response.raise_for_status()
+        return response.json()
+
+    return fetch
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who a verified token speaks for."""
+
+    id: int
+    username: str
+    roles: tuple[str, ...]
+    claims: dict[str, Any] = field(repr=False)
+
+    @property
+    def is_admin(self) -> bool:
+        return "admin" in self.roles
+
+
+class RevocationList:
+    """Redis keys that make tokens invalid before they expire.
+
+    revoked:jti:<jti>       one token (kept as long as that token could live)
+    revoked:sid:<sid>       every token of one login session
+    revoked:before:<sub>    every token of the account issued at or before that instant
+    """
+
+    def __init__(self, get_redis: Callable[[], redis.Redis]) -> None:
+        self._get_redis = get_redis
+
+    def is_revoked(self, claims: dict[str, Any]) -> bool:
+        keys = [f"revoked:jti:{claims['jti']}", f"revoked:before:{claims['sub']}"]
+        if claims.get("sid"):
+            keys.append(f"revoked:sid:{claims['sid']}")
+        try:
+            values = self._get_redis().mget(keys)
+        except (redis.RedisError, OSError, RuntimeError) as exc:
+            raise RevocationUnavailable(str(type(exc).__name__)) from exc
+        jti_mark, before_mark, *sid_mark = values
+        if jti_mark is not None or any(v is not None for v in sid_mark):
+            return True
+        return before_mark is not None and float(claims["iat"]) <= float(before_mark)
+
+    def revoke_token(self, jti: str, expires_at: float) -> None:
+        self._set(f"revoked:jti:{jti}", expires_at)
+
+    def revoke_session(self, sid: str, expires_at: float) -> None:
+        self._set(f"revoked:sid:{sid}", expires_at)
+
+    def revoke_account(self, sub: str, lifetime: float) -> None:
+        self._get_redis().set(f"revoked:before:{sub}", f"{time.time():.6f}", ex=int(lifetime) + 60)
+
+    def _set(self, key: str, expires_at: float) -> None:
+        ttl = max(int(expires_at - time.time()) + LEEWAY_SECONDS + 1, 1)
+        self._get_redis().set(key, "1", ex=ttl)
+
+
+class TokenVerifier:
+    def __init__(
+        self,
+        jwks: JwksCache,
+        issuer: str,
+        audience: str,
+        revocations: RevocationList | None = None,
+    ) -> None:
+        self.jwks = jwks
+        self.issuer = issuer
+        self.audience = audience
+        self.revocations = revocations
+
+    def verify(self, token: str, expected_type: str = "access") -> dict[str, Any]:
+        claims = self.decode(token, expected_type)
+        if self.revocations is not None and self.revocations.is_revoked(claims):
+            raise InvalidToken("token has been revoked")
+        return claims
+
+    def decode(self, token: str, expected_type: str = "access") -> dict[str, Any]:
+        """Check signature and claims, without the revocation list."""
+        try:
+            header = jwt.get_unverified_header(token)
+        except jwt.PyJWTError as exc:
+            raise InvalidToken("malformed token") from exc
+        # Only the pinned algorithm; jku, x5u and jwk headers are never consulted.
+        if header.get("alg") not in ALGORITHMS:
+            raise InvalidToken("algorithm not allowed")
+        kid = header.get("kid")
+        if not isinstance(kid, str):
+            raise InvalidToken("token has no key id")
+        key = self.jwks.key(kid)
+        try:
+            claims = jwt.decode(
+                token,
+                key=key.key,
+                algorithms=list(ALGORITHMS),
+                audience=self.audience,
+                issuer=self.issuer,
+                leeway=LEEWAY_SECONDS,
+                options={"require": list(REQUIRED_CLAIMS), "strict_aud": True},
+            )
+        except jwt.PyJWTError as exc:
+            raise InvalidToken(str(exc)) from exc
+        if claims.get("type") != expected_type:
+            raise InvalidToken(f"expected an {expected_type} token")
+        if not isinstance(claims.get("sub"), str):
+            raise InvalidToken("sub must be a string")
+        return claims
+
+
+def principal_from_claims(claims: dict[str, Any]) -> Principal:
+    try:
+        account_id = int(claims["sub"])
+    except (KeyError, ValueError) as exc:
+        raise InvalidToken("sub is not an account id") from exc
+    roles = claims.get("roles") or []
+    return Principal(
+        id=account_id,
+        username=str(claims.get("username", "")),
+        roles=tuple(str(r) for r in roles) if isinstance(roles, list) else (),
+        claims=claims,
+    )
