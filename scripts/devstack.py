@@ -165,13 +165,27 @@ class Stack:
             str(self.run_dir / f"{service.name}.gunicorn.pid"),
             f"{service.module}:create_app()",
         ]
-        self._spawn(service.name, args)
+        self._spawn(service.name, args, self._env_for(service))
 
-    def _spawn(self, name: str, args: list[str]) -> None:
+    def _env_for(self, service: Service) -> dict[str, str]:
+        """The stack's environment, with <SERVICE>_<VAR> overrides for that one service.
+
+        Fault-injection tests point only the gateway at a proxy in front of a service
+        (GATEWAY_CONTENT_SERVICE_URL=...), while auth still reaches content directly.
+        """
+        prefix = service.name.upper() + "_"
+        env = dict(self.env)
+        for var in ("AUTH_SERVICE_URL", "CONTENT_SERVICE_URL"):
+            override = self.env.get(prefix + var)
+            if override:
+                env[var] = override
+        return env
+
+    def _spawn(self, name: str, args: list[str], env: dict[str, str] | None = None) -> None:
         out = self._output(name)
         process = subprocess.Popen(  # noqa: S603 - our own fixed command line
             args,
-            env=self.env,
+            env=env or self.env,
             stdout=out,  # type: ignore[arg-type]
             stderr=subprocess.STDOUT if out is not None else None,
             start_new_session=True,  # Ctrl-C reaches us only; we stop children in order
