@@ -41,3 +41,15 @@ migrate: install  ## apply every service's migrations to its database
 
 clean:  ## remove local state (databases, keys, Redis files) and virtualenvs
 	rm -rf var .venv .venvs .tools
+
+# -- reliability: faults, races, fuzzing, soak, security scan ---------------------
+.PHONY: test-reliability soak security
+
+test-reliability: install  ## fault injection, races and API fuzzing against the real stack
+	@.venv/bin/python -m pytest tests/reliability -p no:cacheprovider
+
+soak: install  ## mixed load at the measured capacity (SOAK_SECONDS, default 60); docs/benchmarks.md
+	@$(PY) scripts/soak.py --write-docs
+
+security: install  ## bandit over the common package and the services
+	@$(UV) run --frozen bandit -q -c pyproject.toml -r shared/src services/auth/src services/content/src services/gateway/src
