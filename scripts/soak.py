@@ -38,9 +38,8 @@ SECTION_END = "<!-- soak:end -->"
 USERS = 8
 # The soak measures the stack, not the limiter: limits far above the offered load.
 STACK_ENV = {
-    "RATE_LIMIT_DEFAULT": "1000000/minute",
+    "RATE_LIMIT": "1000000/minute",
     "RATE_LIMIT_ANONYMOUS": "1000000/minute",
-    "RATE_LIMIT_AUTHENTICATED": "1000000/minute",
     "LOG_LEVEL": "WARNING",
 }
 

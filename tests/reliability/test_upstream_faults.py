@@ -14,10 +14,11 @@ from typing import Any
 
 import pytest
 import requests
-from conftest import RunningStack, assert_problem, free_port, register, start_stack
+from conftest import RunningStack, assert_problem, free_port, recovers, register, start_stack
 from faultproxy import FaultProxy
 
 READ_TIMEOUT = 2.0  # the gateway's UPSTREAM_READ_TIMEOUT in this stack
+CIRCUIT_RESET_SECONDS = 3.0
 
 
 @pytest.fixture(scope="module")
@@ -43,6 +44,8 @@ def faulty(tmp_path_factory: pytest.TempPathFactory, proxies: dict[str, FaultPro
             "GATEWAY_CONTENT_SERVICE_URL": proxies["content"].url,
             "JWKS_URL": f"http://127.0.0.1:{auth_port}/auth/.well-known/jwks.json",
             "UPSTREAM_READ_TIMEOUT": str(READ_TIMEOUT),
+            "CIRCUIT_FAILURE_THRESHOLD": "5",
+            "CIRCUIT_RESET_SECONDS": str(CIRCUIT_RESET_SECONDS),
         },
     )
     running.ports.update(auth=auth_port, content=content_port)
@@ -51,9 +54,17 @@ def faulty(tmp_path_factory: pytest.TempPathFactory, proxies: dict[str, FaultPro
 
 
 @pytest.fixture
-def content(proxies: dict[str, FaultProxy]) -> Iterator[FaultProxy]:
+def content(faulty: RunningStack, proxies: dict[str, FaultProxy]) -> Iterator[FaultProxy]:
     yield proxies["content"]
     proxies["content"].set_mode("pass")
+    assert recovers(f"{faulty.gateway}/api/items")
+
+
+@pytest.fixture
+def auth(faulty: RunningStack, proxies: dict[str, FaultProxy]) -> Iterator[FaultProxy]:
+    yield proxies["auth"]
+    proxies["auth"].set_mode("pass")
+    assert recovers(f"{faulty.gateway}/auth/.well-known/jwks.json")
 
 
 def test_the_stack_runs_through_the_proxies(faulty: RunningStack, proxies) -> None:
@@ -76,7 +87,7 @@ def test_connection_refused_gives_502(faulty: RunningStack, content: FaultProxy)
             f"{faulty.gateway}/api/items", json={"name": "x", "price": 1}, timeout=20
         )
         assert_problem(user_write, 502)
-    assert requests.get(f"{faulty.gateway}/api/items", timeout=20).status_code == 200
+    assert recovers(f"{faulty.gateway}/api/items")
 
 
 def test_hanging_upstream_gives_504_at_the_read_timeout(
@@ -90,7 +101,7 @@ def test_hanging_upstream_gives_504_at_the_read_timeout(
         assert "content" in body["detail"]
         # Not before the timeout, and not much after it (generous: two busy cores).
         assert READ_TIMEOUT * 0.9 <= elapsed < READ_TIMEOUT + 4, elapsed
-    assert requests.get(f"{faulty.gateway}/api/items", timeout=20).status_code == 200
+    assert recovers(f"{faulty.gateway}/api/items")
 
 
 @pytest.mark.parametrize("reset_after", [0, 12, 40])
@@ -100,7 +111,7 @@ def test_reset_before_the_headers_are_complete_gives_502(
     with content.fault("reset", reset_after=reset_after):
         response = requests.get(f"{faulty.gateway}/api/items", timeout=20)
         assert_problem(response, 502)
-    assert requests.get(f"{faulty.gateway}/api/items", timeout=20).status_code == 200
+    assert recovers(f"{faulty.gateway}/api/items")
 
 
 def test_reset_inside_the_body_never_looks_complete(
@@ -148,3 +159,34 @@ def test_healthz_stays_fast_while_30_requests_hang(
         statuses = [f.result().status_code for f in hanging]
     # Each hung request ends as a timeout or, once the breaker trips, as a shed request.
     assert set(statuses) <= {503, 504}, statuses
+
+
+def test_circuit_opens_on_failures_and_closes_when_the_upstream_is_back(
+    faulty: RunningStack, auth: FaultProxy
+) -> None:
+    jwks = f"{faulty.gateway}/auth/.well-known/jwks.json"
+    # Reset at once: each call reaches the proxy (and is counted) and fails with a 502.
+    auth.set_mode("reset", reset_after=0)
+    statuses = []
+    # The breaker lives in each gateway worker; enough calls to trip every one of them.
+    for _ in range(40):
+        response = requests.get(jwks, timeout=20)
+        statuses.append(response.status_code)
+        if statuses[-6:] == [503] * 6:
+            break
+    assert statuses[0] == 502, statuses
+    assert statuses[-6:] == [503] * 6, statuses
+    shed = requests.get(jwks, timeout=20)
+    body = assert_problem(shed, 503)
+    assert "auth" in body["detail"]
+    assert 1 <= int(shed.headers["Retry-After"]) <= CIRCUIT_RESET_SECONDS + 1
+    # While open, the upstream is left alone: no new connection reaches it.
+    seen = auth.connections_seen
+    for _ in range(10):
+        assert requests.get(jwks, timeout=20).status_code == 503
+    assert auth.connections_seen == seen
+
+    auth.set_mode("pass")
+    # After the reset time a probe goes through, succeeds, and the circuit closes.
+    assert recovers(jwks, timeout=CIRCUIT_RESET_SECONDS + 10)
+    assert [requests.get(jwks, timeout=20).status_code for _ in range(10)] == [200] * 10
