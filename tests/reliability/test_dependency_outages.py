@@ -52,8 +52,9 @@ def outages(tmp_path_factory: pytest.TempPathFactory, events_proxy: FaultProxy) 
     running.stop()
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def redis(outages: RunningStack) -> Iterator[EmbeddedRedis]:
+    # Module-wide: a Redis restarted by a test serves the stack until the stack stops.
     control = EmbeddedRedis(outages)
     yield control
     control.close()
