@@ -293,6 +293,7 @@ def percentile(values: list[float], fraction: float) -> float:
 
 def report(
     capacity: tuple[int, float],
+    planned: float,
     seconds: float,
     work: Workload,
     held: dict[str, int],
@@ -308,13 +309,15 @@ def report(
         f"Measured {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} on this machine "
         f"(2 cores, the load generator on the same machine). Capacity step: the concurrency "
         f"with the most requests per second was {capacity[0]} at {capacity[1]:.0f} req/s; the "
-        f"soak then offered that rate, paced, for {seconds:.0f} s through the gateway: "
+        f"soak then offered that rate, paced, for {planned:.0f} s (it took {seconds:.0f} s to "
+        "answer everything) through the gateway: "
         "30 % item lists, 20 % single items, 20 % post lists, 20 % item creates, "
         "10 % post creates, from 8 signed-in users.",
         "",
         "| measure | value |",
         "|---|---|",
-        f"| requests sent | {tally.total} ({tally.total / seconds:.0f} req/s achieved) |",
+        f"| requests sent | {tally.total} ({tally.total / seconds:.0f} req/s answered, "
+        f"{capacity[1]:.0f} offered) |",
         f"| statuses | {', '.join(f'{s}: {n}' for s, n in sorted(tally.statuses.items()))} |",
         f"| 5xx answers | {sum(n for s, n in tally.statuses.items() if s >= 500)} |",
         f"| transport errors | {sum(tally.errors.values())} |",
@@ -377,7 +380,7 @@ def main() -> int:
             held = work.rows_held()
         finally:
             stack.stop()
-    section = report(capacity, elapsed, work, held, before, after)
+    section = report(capacity, args.seconds, elapsed, work, held, before, after)
     print(section)
     if args.write_docs:
         write_docs(section)
