@@ -190,6 +190,19 @@ def test_a_refused_event_is_not_retried(app, receiver, register):
     assert len(receiver.received) == 1
 
 
+@pytest.mark.parametrize("status", [404, 429, 500, 503])
+def test_not_deployed_busy_or_failing_receivers_are_retried(app, receiver, register, status):
+    receiver.start()
+    receiver.status = status
+    register()
+    relay = app.extensions["auth_outbox_relay"]
+    assert relay.deliver_due() == 0
+    receiver.status = 200
+    make_due(app)
+    assert relay.deliver_due() == 1
+    assert len(receiver.received) == 2
+
+
 def test_two_relays_never_send_one_event_twice_at_once(app, make_app, receiver, register):
     receiver.start()
     for n in range(10):

@@ -4,8 +4,9 @@
 its change was committed. A relay thread in each gunicorn worker claims due rows (an
 UPDATE that only succeeds on unclaimed rows, so two relays never send the same row at the
 same moment), POSTs them to content with a service token, and on a connection error, a
-timeout or a 5xx retries later with exponential back-off. A 4xx means content refuses the
-event as malformed: it is marked failed and logged, never retried. Events of one account
+timeout or a 5xx retries later with exponential back-off. Any other 4xx means content
+refuses the event as malformed: it is marked failed and logged, never retried. 404, 408
+and 429 are retried like a 5xx: they mean "not deployed yet", "too slow", "not now". Events of one account
 go out in order: a row waits while an earlier row of the same account is pending.
 """
 
@@ -33,6 +34,7 @@ log = logging.getLogger(__name__)
 EVENTS_PATH = "/internal/events"
 CLAIM_SECONDS = 60.0
 BATCH_SIZE = 20
+RETRIED_4XX = frozenset({404, 408, 429})
 _EXTENSION = "auth_outbox_relay"
 
 
@@ -172,7 +174,7 @@ class OutboxRelay:
             db.session.commit()
             log.info("delivered %s %s", event.type, event.id, extra={"event_id": event.id})
             return True
-        if 400 <= response.status_code < 500:
+        if 400 <= response.status_code < 500 and response.status_code not in RETRIED_4XX:
             event.failed_at = utcnow()
             event.last_error = f"HTTP {response.status_code}"
             db.session.commit()
