@@ -6,8 +6,8 @@ UPDATE that only succeeds on unclaimed rows, so two relays never send the same r
 same moment), POSTs them to content with a service token, and on a connection error, a
 timeout or a 5xx retries later with exponential back-off. Any other 4xx means content
 refuses the event as malformed: it is marked failed and logged, never retried. 404, 408
-and 429 are retried like a 5xx: they mean "not deployed yet", "too slow", "not now". Events of one account
-go out in order: a row waits while an earlier row of the same account is pending.
+and 429 are retried like a 5xx: they mean "not deployed yet", "too slow", "not now".
+Events of one account go out in order: a row waits while an earlier one is pending.
 """
 
 from __future__ import annotations
