@@ -64,11 +64,19 @@ def test_disabling_an_account_revokes_its_tokens_and_blocks_login(
     assert stale.status_code == 412
 
 
-def test_roles_change_and_are_validated(app, client, register, admin_headers):
+def test_roles_change_and_are_validated(app, client, register, login, admin_headers):
     account = register()
+    old = login()
     url = f"/auth/accounts/{account['id']}"
     response = client.patch(url, json={"roles": ["editor", "admin"]}, headers=admin_headers)
     assert response.get_json()["roles"] == ["admin", "editor"]
+    # Tokens with the old roles stop working; a login right away carries the new ones.
+    assert client.get("/auth/me", headers=bearer(old["access_token"])).status_code == 401
+    fresh = login()
+    assert client.get("/auth/me", headers=bearer(fresh["access_token"])).get_json()["roles"] == [
+        "admin",
+        "editor",
+    ]
     for body in ({"roles": "admin"}, {"roles": ["Bad Role"]}, {"disabled": "yes"}, {"id": 3}):
         assert client.patch(url, json=body, headers=admin_headers).status_code == 422
     assert client.patch("/auth/accounts/999", json={}, headers=admin_headers).status_code == 404

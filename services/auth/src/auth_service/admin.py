@@ -13,7 +13,7 @@ from sqlalchemy import func
 
 from auth_service.etags import conditional_json, require_fresh
 from auth_service.extensions import db
-from auth_service.login_sessions import revoke_all_tokens
+from auth_service.login_sessions import revoke_all_tokens, revoke_other_sessions
 from auth_service.models import Account
 from auth_service.outbox import record_event
 from auth_service.paging import link_header, page_arguments, sort_argument
@@ -89,13 +89,19 @@ def update_account(account_id: int) -> Response:
     if errors:
         raise ValidationProblem(errors)
     roles = sorted(set(roles))
-    changed = roles != sorted(account.roles or []) or disabled != account.disabled
-    if changed:
+    roles_changed = roles != sorted(account.roles or [])
+    newly_disabled = disabled and not account.disabled
+    if roles_changed or disabled != account.disabled:
         account.roles, account.disabled = roles, disabled
         record_event("account.updated", account)
         db.session.commit()
-        # Tokens carry the roles: every token issued before the change stops working.
-        revoke_all_tokens(account.id)
+        if newly_disabled:
+            # Everything the account holds stops working, whatever its session.
+            revoke_all_tokens(account.id)
+        elif roles_changed:
+            # Tokens carry the roles: its sessions end, and the next login carries the new
+            # ones (per session, so a login in the same second is not caught by the mark).
+            revoke_other_sessions(account.id, keep_sid=None)
         log.info(
             "account updated by an admin",
             extra={"account_id": account.id, "roles": roles, "disabled": disabled},

@@ -19,7 +19,7 @@ from flask import current_app
 from sqlalchemy import CursorResult, update
 
 from auth_service.extensions import db
-from auth_service.models import Account, LoginSession, utcnow
+from auth_service.models import Account, LoginSession, as_utc, utcnow
 from auth_service.tokens import (
     access_lifetime,
     issue_token_pair,
@@ -111,15 +111,19 @@ def revoke_session(sid: str) -> None:
 
 
 def revoke_other_sessions(account_id: int, keep_sid: str | None) -> None:
-    sids = db.session.execute(
-        db.select(LoginSession.id).where(
+    """End every live session of the account but one (or all, with keep_sid None)."""
+    rows = db.session.execute(
+        db.select(LoginSession.id, LoginSession.created_at, LoginSession.rotated_at).where(
             LoginSession.account_id == account_id,
             LoginSession.revoked_at.is_(None),
             LoginSession.id != (keep_sid or ""),
         )
-    ).scalars()
-    for sid in list(sids):
-        revoke_session(sid)
+    ).all()
+    oldest_live = time.time() - refresh_lifetime()
+    for sid, created_at, rotated_at in rows:
+        last_used = rotated_at or as_utc(created_at).timestamp()
+        if last_used >= oldest_live:  # an expired session's tokens are dead already
+            revoke_session(sid)
 
 
 def revoke_access_token(claims: dict[str, Any]) -> None:

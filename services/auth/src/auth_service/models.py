@@ -81,7 +81,10 @@ class OutboxEvent(db.Model):  # type: ignore[name-defined]
     last_error: Mapped[str | None] = mapped_column(String(200))
 
 
+def as_utc(moment: datetime) -> datetime:
+    # SQLite drops the zone; we only ever store UTC.
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
+
+
 def iso(moment: datetime) -> str:
-    if moment.tzinfo is None:  # SQLite drops the zone; we only ever store UTC
-        moment = moment.replace(tzinfo=UTC)
-    return moment.isoformat().replace("+00:00", "Z")
+    return as_utc(moment).isoformat().replace("+00:00", "Z")
