@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -9,7 +10,7 @@ from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from auth_service import accounts, admin, cli, openapi, sessions
-from auth_service.bootstrap import init_bootstrap, run_once_per_worker
+from auth_service.bootstrap import init_bootstrap
 from auth_service.config import load_config
 from auth_service.extensions import db, migrate
 from auth_service.keys import key_store
@@ -59,3 +60,24 @@ def _init_tokens(app: Flask) -> None:
     # re-read as often as the key folder is, so a rotated key verifies at once.
     jwks = JwksCache(lambda: store.ring().jwks(), cooldown=0, max_age=store.check_every)
     init_token_verifier(app, jwks, RevocationList(get_redis))
+
+
+def run_once_per_worker(app: Flask, actions: list[Callable[[], None]]) -> None:
+    """Run start-up actions at a worker's first request, when the schema is surely there.
+
+    At import or in create_app they would also run in `flask db upgrade`, before the
+    tables exist.
+    """
+    done = threading.Event()
+    lock = threading.Lock()
+
+    @app.before_request
+    def first_request() -> None:
+        if done.is_set():
+            return
+        with lock:
+            if done.is_set():
+                return
+            for action in actions:
+                action()
+            done.set()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-import threading
+from collections.abc import Callable
 
 from flask import Flask
 from sqlalchemy.exc import IntegrityError
@@ -73,7 +73,7 @@ def check_bootstrap_settings(app: Flask) -> None:
         raise ConfigError("bootstrap admin refused: " + "; ".join(problems))
 
 
-def init_bootstrap(app: Flask, on_first_request: list) -> None:
+def init_bootstrap(app: Flask, on_first_request: list[Callable[[], None]]) -> None:
     check_bootstrap_settings(app)
     username = app.config.get("BOOTSTRAP_ADMIN_USERNAME")
     if not username:
@@ -86,24 +86,3 @@ def init_bootstrap(app: Flask, on_first_request: list) -> None:
         log.info("bootstrap admin %s is ready", username)
 
     on_first_request.append(bootstrap_admin)
-
-
-def run_once_per_worker(app: Flask, actions: list) -> None:
-    """Run start-up actions at a worker's first request, when the schema is surely there.
-
-    At import or in create_app they would also run in `flask db upgrade`, before the
-    tables exist.
-    """
-    done = threading.Event()
-    lock = threading.Lock()
-
-    @app.before_request
-    def first_request() -> None:
-        if done.is_set():
-            return
-        with lock:
-            if done.is_set():
-                return
-            for action in actions:
-                action()
-            done.set()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 
 from flask import Blueprint, Response, current_app, jsonify, request
-from sqlalchemy import func, or_
+from sqlalchemy import or_
 
 from auth_service import login_sessions, throttle
 from auth_service.extensions import db
@@ -55,7 +55,7 @@ def _verified_account(key: str, password: str) -> Account | None:
     if len(password) > MAX_LENGTH:
         return None
     account = db.session.execute(
-        db.select(Account).where(or_(Account.username_key == key, func.lower(Account.email) == key))
+        db.select(Account).where(or_(Account.username_key == key, Account.email == key))
     ).scalar_one_or_none()
     # An unknown user still costs one hash verification, so timing tells nothing.
     valid = verify_password(account.password_hash if account else None, password)
