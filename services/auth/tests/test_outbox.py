@@ -232,7 +232,7 @@ def test_the_background_relay_delivers_soon_after_the_change(make_app, receiver)
             json={"username": "quick", "email": "quick@example.com", "password": PASSWORD},
         )
         assert response.status_code == 201
-        deadline = time.monotonic() + 4
+        deadline = time.monotonic() + 10  # generous: the machine is shared
         while not receiver.received and time.monotonic() < deadline:
             time.sleep(0.02)
         assert receiver.types == ["account.created"]
