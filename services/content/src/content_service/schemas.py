@@ -21,9 +21,18 @@ SERVER_OWNED = frozenset(
 )
 MAX_PRICE = 9_999_999_999.99
 NOT_BLANK = r"\S"  # at least one character that is not white space
-# The default of an optional field that is not nullable: absent means "leave as is" in a
-# PATCH, while an explicit null fails validation (defaults themselves are not validated).
-UNSET: Any = None
+
+
+def _without_default(schema: dict[str, Any]) -> None:
+    schema.pop("default", None)
+
+
+def omittable(description: str | None = None, **constraints: Any) -> Any:
+    """A field that may be left out but is never null: absent means "leave as is" in a PATCH,
+    while an explicit null fails validation (pydantic does not validate defaults)."""
+    return Field(
+        default=None, description=description, json_schema_extra=_without_default, **constraints
+    )
 
 
 class Strict(BaseModel):
@@ -32,8 +41,8 @@ class Strict(BaseModel):
 
 
 class UserUpdate(Strict):
-    display_name: str = Field(default=UNSET, max_length=100)
-    bio: str = Field(default=UNSET, max_length=2_000)
+    display_name: str = omittable(max_length=100)
+    bio: str = omittable(max_length=2_000)
 
 
 class UserPublic(BaseModel):
@@ -42,7 +51,9 @@ class UserPublic(BaseModel):
     display_name: str
     bio: str
     created_at: datetime
-    email: str = Field(default=UNSET, description="Present only for the user and for admins.")
+    email: str | None = omittable(
+        "Present only for the user and for admins; null until auth has sent the account."
+    )
 
 
 class PostCreate(Strict):
@@ -51,8 +62,8 @@ class PostCreate(Strict):
 
 
 class PostUpdate(Strict):
-    title: str = Field(default=UNSET, min_length=1, max_length=200, pattern=NOT_BLANK)
-    content: str = Field(default=UNSET, min_length=1, max_length=100_000)
+    title: str = omittable(min_length=1, max_length=200, pattern=NOT_BLANK)
+    content: str = omittable(min_length=1, max_length=100_000)
 
 
 class PostPublic(BaseModel):
@@ -83,11 +94,9 @@ class ItemCreate(Strict):
 
 
 class ItemUpdate(Strict):
-    name: str = Field(default=UNSET, min_length=1, max_length=100, pattern=NOT_BLANK)
-    description: str = Field(default=UNSET, max_length=10_000)
-    price: float = Field(
-        default=UNSET, ge=0, le=MAX_PRICE, allow_inf_nan=False, description=PRICE_DOC
-    )
+    name: str = omittable(min_length=1, max_length=100, pattern=NOT_BLANK)
+    description: str = omittable(max_length=10_000)
+    price: float = omittable(PRICE_DOC, ge=0, le=MAX_PRICE, allow_inf_nan=False)
 
     _price_in_cents = field_validator("price")(_cents)
 
@@ -104,8 +113,8 @@ class ItemPublic(BaseModel):
 
 class AccountData(BaseModel):
     account_id: int = Field(ge=1)
-    username: str = Field(default=UNSET, min_length=1, max_length=80)
-    email: str = Field(default=UNSET, max_length=320)
+    username: str = omittable(min_length=1, max_length=80)
+    email: str = omittable(max_length=320)
     roles: list[str] = Field(default_factory=list)
 
 
@@ -132,7 +141,7 @@ class ProblemDetails(BaseModel):
     detail: str
     instance: str | None
     request_id: str | None
-    errors: list[FieldError] = Field(default=UNSET, description="Only on 422: one per bad field.")
+    errors: list[FieldError] = omittable(description="Only on 422: one per bad field.")
 
 
 def parse(schema: type[T], body: dict[str, Any], *, strict: bool = True) -> T:
