@@ -100,8 +100,9 @@ def ensure_user(account_id: int, username: str) -> None:
     ):
         raise Problem(403, "This account has been deleted.")
     insert = postgresql.insert if db.engine.dialect.name == "postgresql" else sqlite.insert
-    result = db.session.execute(
-        insert(User)
+    # RETURNING tells whether this request inserted it (a concurrent one may have).
+    inserted = db.session.scalar(
+        insert(User.__table__)
         .values(
             id=account_id,
             username=username,
@@ -113,6 +114,7 @@ def ensure_user(account_id: int, username: str) -> None:
             version=1,
         )
         .on_conflict_do_nothing(index_elements=["id"])
+        .returning(User.__table__.c.id)
     )
-    if affected(result) == 1:
+    if inserted is not None:
         counters.adjust("users", 1)
