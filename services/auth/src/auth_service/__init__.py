@@ -16,6 +16,7 @@ from auth_service.extensions import db, migrate
 from auth_service.keys import key_store
 from auth_service.outbox import init_outbox
 from auth_service.passwords import init_passwords
+from auth_service.tokens import init_token_issuing
 from shared.auth import init_token_verifier
 from shared.health import database_check, health_blueprint, redis_check
 from shared.redis_store import get_redis
@@ -56,6 +57,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 def _init_tokens(app: Flask) -> None:
     store = key_store(app.config, app.instance_path)
     app.extensions["key_store"] = store
+    init_token_issuing(app)
     # Auth verifies with the same code as every other service, from its own key set;
     # re-read as often as the key folder is, so a rotated key verifies at once.
     jwks = JwksCache(lambda: store.ring().jwks(), cooldown=0, max_age=store.check_every)

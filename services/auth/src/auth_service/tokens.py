@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-import time
 import uuid
+from contextvars import ContextVar
+from datetime import timedelta
 from typing import Any
 
-import jwt
 from flask import Flask, current_app, jsonify
 from flask.wrappers import Response
+from flask_jwt_extended import create_access_token, create_refresh_token
 
+from auth_service.extensions import jwt_manager
 from auth_service.keys import ALGORITHM, KeyStore
 from auth_service.models import Account
 
@@ -24,21 +26,47 @@ def new_jti() -> str:
     return uuid.uuid4().hex
 
 
+# The key that the token being encoded right now is signed with: set by `sign`, read by
+# flask-jwt-extended's key loader, so the `kid` header and the signature always agree even
+# while another thread rotates the key ring.
+_signing_key: ContextVar[Any] = ContextVar("signing_key")
+
+
+def init_token_issuing(app: Flask) -> None:
+    """Tokens are encoded by flask-jwt-extended with the key ring's current RSA key."""
+    app.config.update(
+        JWT_ALGORITHM=ALGORITHM,
+        JWT_ENCODE_ISSUER=app.config["JWT_ISSUER"],
+        JWT_ENCODE_AUDIENCE=app.config["JWT_AUDIENCE"],
+        JWT_ENCODE_NBF=True,
+    )
+    jwt_manager.init_app(app)
+    jwt_manager.encode_key_loader(lambda identity: _signing_key.get())
+
+
 def sign(claims: dict[str, Any], lifetime: float, app: Flask | None = None) -> str:
-    """Add the registered claims and sign with the newest key (an object, never re-parsed)."""
+    """Sign with the newest key (an object loaded once, never re-parsed).
+
+    `claims` carries `sub` and `type`, and may pin the `jti`; flask-jwt-extended adds
+    `iss`, `aud`, `iat`, `nbf`, `exp` and a fresh `jti` otherwise.
+    """
     app = app or current_app._get_current_object()  # type: ignore[attr-defined]
     key = key_store(app).ring().current
-    now = int(time.time())
-    payload = {
-        "iss": app.config["JWT_ISSUER"],
-        "aud": app.config["JWT_AUDIENCE"],
-        "iat": now,
-        "nbf": now,
-        "exp": now + int(lifetime),
-        "jti": new_jti(),
-        **claims,
-    }
-    return jwt.encode(payload, key.private_key, algorithm=ALGORITHM, headers={"kid": key.kid})
+    extra = {k: v for k, v in claims.items() if k != "sub"}
+    extra.setdefault("jti", new_jti())
+    create = create_refresh_token if claims.get("type") == "refresh" else create_access_token
+    token = _signing_key.set(key.private_key)
+    try:
+        # The outbox relay signs from its own thread, outside any request.
+        with app.app_context():
+            return create(
+                identity=str(claims["sub"]),
+                expires_delta=timedelta(seconds=int(lifetime)),
+                additional_claims=extra,
+                additional_headers={"kid": key.kid},
+            )
+    finally:
+        _signing_key.reset(token)
 
 
 def access_lifetime() -> int:
