@@ -9,6 +9,8 @@ nothing else, and must not go on testing with a revoked token.
 from __future__ import annotations
 
 import os
+import re
+import uuid
 from typing import Any
 
 import requests
@@ -29,3 +31,23 @@ class LiveAccessToken:
     def set(self, case: Any, data: str, ctx: Any) -> None:
         case.headers = case.headers or {}
         case.headers["Authorization"] = f"Bearer {data}"
+
+
+VALID_IDEMPOTENCY_KEY = re.compile(r"[!-~]{1,255}")
+
+
+@schemathesis.hook
+def before_call(ctx: Any, case: Any, kwargs: dict[str, Any]) -> None:
+    """Give each well-formed Idempotency-Key its own value.
+
+    The fuzzer reuses one generated key across many different bodies, and the contract
+    answers a key reused with another body with 422: every such call would be reported as
+    a valid request refused. Malformed keys are left as generated, so their 422 is still
+    tested; reuse itself is tested in test_concurrency and the content service's tests.
+    """
+    headers = case.headers or {}
+    for name in list(headers):
+        if name.lower() == "idempotency-key" and VALID_IDEMPOTENCY_KEY.fullmatch(
+            str(headers[name])
+        ):
+            headers[name] = uuid.uuid4().hex
