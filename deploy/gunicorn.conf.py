@@ -3,7 +3,11 @@
 Everything is read from the environment so one file serves all three services.
 """
 
+import json
 import os
+import uuid
+
+from gunicorn import util as gunicorn_util
 
 bind = os.environ.get("GUNICORN_BIND", "0.0.0.0:8000")
 workers = int(os.environ.get("GUNICORN_WORKERS", "2"))
@@ -21,3 +25,29 @@ accesslog = None
 errorlog = "-"
 loglevel = os.environ.get("LOG_LEVEL", "info").lower()
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
+
+
+def _problem_error(sock, status_int, reason, mesg):
+    """gunicorn's own refusals (a request line too long, a malformed request, a crash while
+    streaming) leave as problem+json like every other error, never as its HTML page."""
+    request_id = uuid.uuid4().hex
+    body = json.dumps(
+        {
+            "type": "about:blank",
+            "title": reason,
+            "status": status_int,
+            "detail": mesg or reason,
+            "instance": None,
+            "request_id": request_id,
+        }
+    ).encode()
+    head = (
+        f"HTTP/1.1 {status_int} {reason}\r\nConnection: close\r\n"
+        f"Content-Type: application/problem+json\r\nContent-Length: {len(body)}\r\n"
+        f"X-Request-ID: {request_id}\r\n\r\n"
+    )
+    gunicorn_util.write_nonblock(sock, head.encode("latin-1") + body)
+
+
+# Workers look write_error up on the module at each call, and inherit this at fork.
+gunicorn_util.write_error = _problem_error

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import Flask
 
+from shared.ids import init_id_converter
 from shared.logs import configure_logging
 from shared.problems import init_problem_handlers
 from shared.redis_store import init_redis
@@ -13,6 +14,7 @@ from shared.request_id import init_request_id
 def init_service(app: Flask) -> None:
     config = app.config
     configure_logging(config["SERVICE_NAME"], config["LOG_LEVEL"], config["LOG_FORMAT"])
+    init_id_converter(app)
     init_request_id(app)
     init_problem_handlers(app)
     init_redis(app)

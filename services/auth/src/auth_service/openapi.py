@@ -89,8 +89,12 @@ SCHEMAS: dict[str, Any] = {
         "type": "object",
         "required": ["username", "password"],
         "properties": {
-            "username": {"type": "string", "description": "The username or the email"},
-            "password": {"type": "string"},
+            "username": {
+                "type": "string",
+                "minLength": 1,
+                "description": "The username or the email",
+            },
+            "password": {"type": "string", "minLength": 1},
         },
     },
     "TokenPair": {
@@ -107,13 +111,16 @@ SCHEMAS: dict[str, Any] = {
         "type": "object",
         "additionalProperties": False,
         "required": ["current_password", "new_password"],
-        "properties": {"current_password": {"type": "string"}, "new_password": PASSWORD},
+        "properties": {
+            "current_password": {"type": "string", "minLength": 1},
+            "new_password": PASSWORD,
+        },
     },
     "AccountDeletion": {
         "type": "object",
         "additionalProperties": False,
         "required": ["password"],
-        "properties": {"password": {"type": "string"}},
+        "properties": {"password": {"type": "string", "minLength": 1}},
     },
     "AccountUpdate": {
         "type": "object",
@@ -174,6 +181,7 @@ PATHS: dict[str, Any] = {
             "responses": {
                 "200": _json(_ref("TokenPair")),
                 "401": _problem("Unknown user or wrong password (the same answer for both)"),
+                "422": INVALID,
                 "429": _problem("Too many failures for this account or address; see Retry-After"),
                 "503": _problem("Redis cannot be reached, so throttling cannot be checked"),
             },
@@ -307,6 +315,18 @@ DOCUMENT: dict[str, Any] = {
         },
     },
 }
+
+
+BODY_PROBLEMS = {
+    "400": _problem("The body is not valid JSON"),
+    "413": _problem("The body is larger than MAX_BODY_BYTES"),
+    "415": _problem("The body is not application/json"),
+}
+# Every operation that reads a JSON body can refuse it before looking inside.
+for _operations in PATHS.values():
+    for _operation in _operations.values():
+        if isinstance(_operation, dict) and "requestBody" in _operation:
+            _operation["responses"] = {**BODY_PROBLEMS, **_operation["responses"]}
 
 
 @bp.get("/openapi.json")

@@ -10,7 +10,7 @@ from pydantic.json_schema import models_json_schema
 
 from content_service import items, posts, users
 from content_service.idempotency import HEADER as IDEMPOTENCY_HEADER
-from content_service.paging import DEFAULT_PER_PAGE, MAX_PER_PAGE
+from content_service.paging import DEFAULT_PER_PAGE, MAX_PAGE, MAX_PER_PAGE
 from content_service.schemas import (
     ItemCreate,
     ItemPublic,
@@ -22,6 +22,7 @@ from content_service.schemas import (
     UserPublic,
     UserUpdate,
 )
+from shared.ids import MAX_ID
 
 bp = Blueprint("openapi", __name__)
 
@@ -41,6 +42,7 @@ PROBLEMS = {
     "404": ("NotFound", "No such resource."),
     "409": ("Conflict", "A request with the same Idempotency-Key is still in progress."),
     "412": ("PreconditionFailed", "If-Match names a version that is no longer current."),
+    "414": ("URITooLong", "The URL is longer than the HTTP server accepts."),
     "415": ("UnsupportedMediaType", "The body is not application/json."),
     "422": ("ValidationFailed", "Invalid fields, parameters or headers; one entry per field."),
     "503": ("ServiceUnavailable", "A dependency (token revocation list) is unavailable."),
@@ -160,13 +162,13 @@ def _query(name: str, description: str, schema: dict[str, Any]) -> dict[str, Any
     }
 
 
-def _header(name: str, description: str) -> dict[str, Any]:
+def _header(name: str, description: str, schema: dict[str, Any] | None = None) -> dict[str, Any]:
     return {
         "name": name,
         "in": "header",
         "required": False,
         "description": description,
-        "schema": {"type": "string"},
+        "schema": schema or {"type": "string"},
     }
 
 
@@ -176,7 +178,7 @@ def _id_param(noun: str) -> dict[str, Any]:
         "in": "path",
         "required": True,
         "description": f"The {noun}'s id.",
-        "schema": {"type": "integer", "minimum": 1},
+        "schema": {"type": "integer", "minimum": 1, "maximum": MAX_ID},
     }
 
 
@@ -197,7 +199,11 @@ def _list_op(
         "tags": [tag],
         "summary": f"List {tag}",
         "parameters": [
-            _query("page", "Page number, from 1.", {"type": "integer", "minimum": 1, "default": 1}),
+            _query(
+                "page",
+                "Page number, from 1.",
+                {"type": "integer", "minimum": 1, "maximum": MAX_PAGE, "default": 1},
+            ),
             _query(
                 "per_page",
                 "Page size.",
@@ -230,7 +236,7 @@ def _list_op(
                 },
                 "content": _json({"type": "array", "items": _ref(public)}),
             },
-            **_problems("422"),
+            **_problems("414", "422"),
         },
     }
 
@@ -258,7 +264,12 @@ def _create_op(tag: str, create: str, public: str) -> dict[str, Any]:
         "summary": f"Create one of {tag}",
         "security": [{"bearerAuth": []}],
         "parameters": [
-            _header(IDEMPOTENCY_HEADER, "Repeat within 24 h to replay the first answer.")
+            _header(
+                IDEMPOTENCY_HEADER,
+                "Repeat within 24 h to replay the first answer.",
+                # The same rule as idempotency._VALID_KEY: 1 to 255 visible ASCII characters.
+                {"type": "string", "pattern": "^[!-~]{1,255}$"},
+            )
         ],
         "requestBody": {"required": True, "content": _json(_ref(create))},
         "responses": {

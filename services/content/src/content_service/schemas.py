@@ -6,6 +6,7 @@ optional, none nullable), Public schemas what clients get back.
 
 from __future__ import annotations
 
+import math
 from datetime import datetime
 from typing import Any, Literal, TypeVar
 
@@ -30,9 +31,8 @@ def _without_default(schema: dict[str, Any]) -> None:
 def omittable(description: str | None = None, **constraints: Any) -> Any:
     """A field that may be left out but is never null: absent means "leave as is" in a PATCH,
     while an explicit null fails validation (pydantic does not validate defaults)."""
-    return Field(
-        default=None, description=description, json_schema_extra=_without_default, **constraints
-    )
+    constraints.setdefault("json_schema_extra", _without_default)
+    return Field(default=None, description=description, **constraints)
 
 
 class Strict(BaseModel):
@@ -41,6 +41,7 @@ class Strict(BaseModel):
 
 
 class UserUpdate(Strict):
+    model_config = ConfigDict(json_schema_extra={"minProperties": 1})
     display_name: str = omittable(max_length=100)
     bio: str = omittable(max_length=2_000)
 
@@ -62,6 +63,7 @@ class PostCreate(Strict):
 
 
 class PostUpdate(Strict):
+    model_config = ConfigDict(json_schema_extra={"minProperties": 1})
     title: str = omittable(min_length=1, max_length=200, pattern=NOT_BLANK)
     content: str = omittable(min_length=1, max_length=100_000)
 
@@ -77,9 +79,19 @@ class PostPublic(BaseModel):
 
 
 def _cents(value: float | None) -> float | None:
-    if value is not None and round(value, 2) != value:
+    if value is None:
+        return value
+    cents = value * 100
+    # The tolerance is float noise (a few units in the last place), far below a cent.
+    if not math.isclose(cents, round(cents), rel_tol=1e-14, abs_tol=1e-9):
         raise ValueError("at most two decimal places")
-    return value
+    return round(cents) / 100
+
+
+def _in_cents(schema: dict[str, Any]) -> None:
+    """Documented only: pydantic's own multiple_of check is exact, too strict for floats."""
+    _without_default(schema)
+    schema["multipleOf"] = 0.01
 
 
 PRICE_DOC = "0 or more, at most two decimal places."
@@ -88,15 +100,20 @@ PRICE_DOC = "0 or more, at most two decimal places."
 class ItemCreate(Strict):
     name: str = Field(min_length=1, max_length=100, pattern=NOT_BLANK)
     description: str = Field(default="", max_length=10_000)
-    price: float = Field(ge=0, le=MAX_PRICE, allow_inf_nan=False, description=PRICE_DOC)
+    price: float = Field(
+        ge=0, le=MAX_PRICE, allow_inf_nan=False, description=PRICE_DOC, json_schema_extra=_in_cents
+    )
 
     _price_in_cents = field_validator("price")(_cents)
 
 
 class ItemUpdate(Strict):
+    model_config = ConfigDict(json_schema_extra={"minProperties": 1})
     name: str = omittable(min_length=1, max_length=100, pattern=NOT_BLANK)
     description: str = omittable(max_length=10_000)
-    price: float = omittable(PRICE_DOC, ge=0, le=MAX_PRICE, allow_inf_nan=False)
+    price: float = omittable(
+        PRICE_DOC, ge=0, le=MAX_PRICE, allow_inf_nan=False, json_schema_extra=_in_cents
+    )
 
     _price_in_cents = field_validator("price")(_cents)
 
