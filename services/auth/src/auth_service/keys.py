@@ -133,11 +133,11 @@ class KeyStore:
         return self._ring
 
     def _folder_stamp(self) -> int:
-        assert self.directory is not None
+        assert self.directory is not None  # nosec B101 - type narrowing after a real check
         return self.directory.stat().st_mtime_ns
 
     def _load(self) -> KeyRing:
-        assert self.directory is not None
+        assert self.directory is not None  # nosec B101 - type narrowing after a real check
         self._stamp = self._folder_stamp()
         keys = []
         for path in sorted(self.directory.glob("*.pem")):

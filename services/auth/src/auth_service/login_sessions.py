@@ -35,7 +35,7 @@ log = logging.getLogger(__name__)
 
 def revocations() -> RevocationList:
     revocation_list = token_verifier().revocations
-    assert revocation_list is not None
+    assert revocation_list is not None  # nosec B101 - type narrowing after a real check
     return revocation_list
 
 
