@@ -9,7 +9,7 @@ from typing import Any
 ENVIRONMENTS = ("development", "testing", "production")
 
 # Values that ship in the repository for local development. Production refuses them.
-DEV_SECRET = "dev-only-insecure-secret-change-me"  # noqa: S105  # nosec B105 - production refuses it
+DEV_SECRET = "dev-only-insecure-secret-change-me"  # noqa: S105  # production refuses it  # nosec B105
 
 
 class ConfigError(RuntimeError):

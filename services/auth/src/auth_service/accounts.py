@@ -97,7 +97,7 @@ def change_password() -> tuple[str, int]:
     account.password_hash = hash_password(body["new_password"])
     db.session.commit()
     principal = current_principal()
-    assert principal is not None  # nosec B101 - type narrowing after a real check
+    assert principal is not None  # type narrowing only  # nosec B101
     # Whoever else holds a session (perhaps the reason for the change) is signed out.
     revoke_other_sessions(account.id, principal.claims.get("sid"))
     log.info("password changed", extra={"account_id": account.id})

@@ -133,11 +133,11 @@ class KeyStore:
         return self._ring
 
     def _folder_stamp(self) -> int:
-        assert self.directory is not None  # nosec B101 - type narrowing after a real check
+        assert self.directory is not None  # type narrowing only  # nosec B101
         return self.directory.stat().st_mtime_ns
 
     def _load(self) -> KeyRing:
-        assert self.directory is not None  # nosec B101 - type narrowing after a real check
+        assert self.directory is not None  # type narrowing only  # nosec B101
         self._stamp = self._folder_stamp()
         keys = []
         for path in sorted(self.directory.glob("*.pem")):

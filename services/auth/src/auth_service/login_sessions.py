@@ -35,7 +35,7 @@ log = logging.getLogger(__name__)
 
 def revocations() -> RevocationList:
     revocation_list = token_verifier().revocations
-    assert revocation_list is not None  # nosec B101 - type narrowing after a real check
+    assert revocation_list is not None  # type narrowing only  # nosec B101
     return revocation_list
 
 

@@ -197,7 +197,7 @@ class OutboxRelay:
             config["OUTBOX_MAX_BACKOFF_SECONDS"],
         )
         # Jitter spreads the retries of many workers; it is not a secret.
-        delay *= random.uniform(0.8, 1.2)  # noqa: S311  # nosec B311 - jitter, not security
+        delay *= random.uniform(0.8, 1.2)  # noqa: S311  # jitter, not security  # nosec B311
         event.next_attempt_at = time.time() + delay
         event.claimed_until = None
         event.last_error = error

@@ -34,7 +34,7 @@ def login() -> tuple[Response, int]:
     ]
     if errors:
         raise ValidationProblem(errors)
-    assert isinstance(username, str) and isinstance(password, str)  # nosec B101 - type narrowing after a real check
+    assert isinstance(username, str) and isinstance(password, str)  # type narrowing only  # nosec B101
     key = username.strip().lower()[:MAX_USERNAME_LENGTH]
     address = request.remote_addr or "unknown"
     throttle.check(key, address)

@@ -90,7 +90,7 @@ def issue_token_pair(account: Account, session_id: str, refresh_jti: str) -> dic
         "refresh_token": sign(
             {**claims, "type": "refresh", "jti": refresh_jti}, refresh_lifetime()
         ),
-        "token_type": "Bearer",  # nosec B105 - not a secret
+        "token_type": "Bearer",  # not a secret  # nosec B105
         "expires_in": access_lifetime(),
     }
 

@@ -88,7 +88,7 @@ def fingerprint() -> str:
 
 def claim(principal_id: int, key: str, request_hash: str) -> int | Response:
     """Mark the key in flight and return the record id, or answer a repeat (replay, 409, 422)."""
-    if random.random() < PURGE_PROBABILITY:  # noqa: S311  # nosec B311 - spreading the cleanup, not security
+    if random.random() < PURGE_PROBABILITY:  # noqa: S311  # spreading the cleanup, not security  # nosec B311
         purge_expired()
     now = utcnow()
     record = _find(principal_id, key)

@@ -37,7 +37,7 @@ def page_request(sortable: tuple[str, ...], default_sort: str = "-created_at") -
         errors.append({"field": "sort", "message": f"one of {', '.join(sortable)}, or -field"})
     if errors:
         raise ValidationProblem(errors, "Invalid paging or sorting parameters.")
-    assert page is not None and per_page is not None  # nosec B101 - type narrowing after a real check
+    assert page is not None and per_page is not None  # type narrowing only  # nosec B101
     return PageRequest(page, per_page, field, sort.startswith("-"))
 
 
