@@ -135,3 +135,19 @@ def test_services_recover_from_a_postgres_restart_under_load(
     # Recovered by themselves: the same processes as before the restart.
     for name, pid in pids_before.items():
         assert (pg_stack.state_dir / "run" / f"{name}.pid").read_text() == pid
+
+
+def test_text_postgresql_cannot_store_is_never_a_500(pg_stack: Any) -> None:
+    """PostgreSQL text refuses NUL characters, which SQLite stores; JSON can carry them."""
+    gateway = pg_stack.gateway
+    user = register(gateway)
+    for path, body in (
+        ("/api/items", {"name": "lamp\u0000", "price": 1}),
+        ("/api/posts", {"title": "hello", "content": "a\u0000b"}),
+        (
+            "/auth/register",
+            {"username": "nul", "email": "n@example.com", "password": "a\u0000" * 8},
+        ),
+    ):
+        response = requests.post(f"{gateway}{path}", json=body, headers=user["headers"], timeout=20)
+        assert response.status_code < 500, (path, response.status_code, response.text)
