@@ -82,6 +82,8 @@ class Stack:
                 str(self.base / "state"),
                 "--log-dir",
                 str(self.base / "logs"),
+                "--watch-pid",  # the stack goes with this script, however it ends
+                str(os.getpid()),
             ],
             env=self.env,
             stdout=log,

@@ -151,3 +151,6 @@ def test_text_postgresql_cannot_store_is_never_a_500(pg_stack: Any) -> None:
     ):
         response = requests.post(f"{gateway}{path}", json=body, headers=user["headers"], timeout=20)
         assert response.status_code < 500, (path, response.status_code, response.text)
+    for path in ("/api/items?q=%00", "/api/posts?q=a%00b", "/api/posts?author=%00"):
+        response = requests.get(f"{gateway}{path}", timeout=20)
+        assert response.status_code < 500, (path, response.status_code, response.text)

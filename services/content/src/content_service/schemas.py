@@ -39,6 +39,14 @@ class Strict(BaseModel):
     # Unknown and server-owned fields are refused, never silently dropped.
     model_config = ConfigDict(extra="forbid")
 
+    @field_validator("*")
+    @classmethod
+    def _no_nul(cls, value: Any) -> Any:
+        # JSON can carry U+0000 but PostgreSQL text cannot store it: refused here, not a 500.
+        if isinstance(value, str) and "\x00" in value:
+            raise ValueError("must not contain the NUL character")
+        return value
+
 
 class UserUpdate(Strict):
     model_config = ConfigDict(json_schema_extra={"minProperties": 1})

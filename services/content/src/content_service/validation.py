@@ -19,6 +19,8 @@ def text_filter(name: str, max_length: int = MAX_FILTER_LENGTH) -> str | None:
         return None
     if len(raw) > max_length:
         raise ValidationProblem([{"field": name, "message": f"at most {max_length} characters"}])
+    if "\x00" in raw:  # PostgreSQL cannot compare text with U+0000: a 422, not a 500
+        raise ValidationProblem([{"field": name, "message": "must not contain the NUL character"}])
     return raw
 
 
