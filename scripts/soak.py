@@ -309,8 +309,9 @@ def report(
         "## Soak (`make soak`)",
         "",
         f"Measured {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} on this machine "
-        f"(2 cores, the load generator on the same machine). Capacity step: the concurrency "
-        f"with the most requests per second was {capacity[0]} at {capacity[1]:.0f} req/s; the "
+        "(2 cores, the load generator on the same machine). Capacity step (closed loop, "
+        "2, 4, 8 and 16 clients): the concurrency with the most requests per second was "
+        f"{capacity[0]} at {capacity[1]:.0f} req/s; the "
         f"soak then offered that rate, paced, for {planned:.0f} s (it took {seconds:.0f} s to "
         "answer everything) through the gateway: "
         "30 % item lists, 20 % single items, 20 % post lists, 20 % item creates, "
