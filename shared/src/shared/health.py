@@ -5,7 +5,9 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Mapping
 
-from flask import Blueprint, Response, jsonify
+from flask import Blueprint, Flask, Response, jsonify
+
+from shared.problems import problem_response
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +50,22 @@ def database_check(db) -> Check:
             conn.execute(text("SELECT 1"))
 
     return check
+
+
+def init_database_errors(app: Flask) -> None:
+    """A database that cannot be reached (restarting, failing over, pool exhausted) is a 503
+    with Retry-After, like any other dependency that is down, not an unexpected 500."""
+    from sqlalchemy.exc import OperationalError
+    from sqlalchemy.exc import TimeoutError as PoolTimeout
+
+    def unavailable(exc: Exception) -> Response:
+        log.warning("database unavailable: %s", type(exc.__cause__ or exc).__name__)
+        return problem_response(
+            503, "The database is unavailable; try again shortly.", headers={"Retry-After": "2"}
+        )
+
+    app.register_error_handler(OperationalError, unavailable)
+    app.register_error_handler(PoolTimeout, unavailable)
 
 
 def redis_check(get_redis: Callable[[], object]) -> Check:

@@ -18,7 +18,7 @@ from auth_service.outbox import init_outbox
 from auth_service.passwords import init_passwords
 from auth_service.tokens import init_token_issuing
 from shared.auth import init_token_verifier
-from shared.health import database_check, health_blueprint, redis_check
+from shared.health import database_check, health_blueprint, init_database_errors, redis_check
 from shared.redis_store import get_redis
 from shared.service import init_service
 from shared.tokens import JwksCache, RevocationList
@@ -47,6 +47,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(sessions.bp, url_prefix="/auth")
     app.register_blueprint(admin.bp, url_prefix="/auth")
     app.register_blueprint(openapi.bp)
+    init_database_errors(app)
     app.register_blueprint(
         health_blueprint({"database": database_check(db), "redis": redis_check(get_redis)})
     )

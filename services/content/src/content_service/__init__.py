@@ -12,7 +12,7 @@ from content_service.config import load_config
 from content_service.database import init_database
 from content_service.extensions import db, migrate
 from shared.auth import init_token_verifier
-from shared.health import database_check, health_blueprint, redis_check
+from shared.health import database_check, health_blueprint, init_database_errors, redis_check
 from shared.http_client import ServiceClient
 from shared.redis_store import get_redis
 from shared.service import init_service
@@ -32,6 +32,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(items.bp, url_prefix="/api/items")
     app.register_blueprint(events.bp, url_prefix="/internal")
     app.register_blueprint(openapi.bp)
+    init_database_errors(app)
     app.register_blueprint(
         health_blueprint({"database": database_check(db), "redis": redis_check(get_redis)})
     )
