@@ -78,9 +78,7 @@ def init_metrics(app: Flask) -> None:
         route = request.url_rule.rule if request.url_rule is not None else "<unmatched>"
         requests_total.labels(service, request.method, route, str(response.status_code)).inc()
         if started is not None:
-            latency.labels(service, request.method, route).observe(
-                time.perf_counter() - started
-            )
+            latency.labels(service, request.method, route).observe(time.perf_counter() - started)
         return response
 
     app.add_url_rule("/metrics", "metrics", metrics_view)

@@ -10,7 +10,12 @@ from flask import Flask
 
 from gateway_service import cors, edge_auth, limits, me, openapi
 from gateway_service.config import load_config
-from gateway_service.routes import build_upstreams, route_prefixes, routing_blueprint, upstream_ready
+from gateway_service.routes import (
+    build_upstreams,
+    route_prefixes,
+    routing_blueprint,
+    upstream_ready,
+)
 from shared.health import health_blueprint
 from shared.service import init_service
 

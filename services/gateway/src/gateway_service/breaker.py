@@ -21,7 +21,7 @@ class CircuitOpen(Exception):
 
 
 class CircuitBreaker:
-    """Opens after `threshold` consecutive failures; after `reset_seconds` lets one probe through."""
+    """Opens after `threshold` consecutive failures; after `reset_seconds`, lets one probe by."""
 
     def __init__(
         self,
@@ -71,6 +71,11 @@ class CircuitBreaker:
             self._failures = 0
             self._probe_in_flight = False
             self._set(CLOSED)
+
+    def release_probe(self) -> None:
+        """The call ended without telling anything about the upstream."""
+        with self._lock:
+            self._probe_in_flight = False
 
     def record_failure(self) -> None:
         with self._lock:

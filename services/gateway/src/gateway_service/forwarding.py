@@ -145,7 +145,9 @@ def upstream_headers() -> dict[str, str]:
     return headers
 
 
-def response_headers(items: Iterable[tuple[str, str]], connection: str | None) -> list[tuple[str, str]]:
+def response_headers(
+    items: Iterable[tuple[str, str]], connection: str | None
+) -> list[tuple[str, str]]:
     """An upstream's answer headers minus hop-by-hop ones and its own CORS opinions."""
     drop = named_in_connection(connection)
     kept = []

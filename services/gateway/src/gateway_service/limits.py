@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import time
+from typing import Any
 
 from flask import Flask, Response, current_app, g
 from flask_limiter import HeaderNames, Limiter
@@ -38,13 +39,13 @@ def init_limits(app: Flask) -> Limiter:
     # Registered before the limiter's own hook, so it runs after it (Flask runs them reversed).
     app.after_request(_reset_as_seconds)
     redis_url = app.config.get("REDIS_URL")
+    if redis_url and redis_url.startswith("unix://"):
+        redis_url = "redis+" + redis_url  # the limits library's spelling of a socket path
     limiter = Limiter(
         key_func=rate_limit_key,
         default_limits=[current_limit],
         storage_uri=redis_url or "memory://",
-        storage_options={"socket_connect_timeout": 0.5, "socket_timeout": 0.5}
-        if redis_url
-        else {},
+        storage_options={"socket_connect_timeout": 0.5, "socket_timeout": 0.5} if redis_url else {},
         strategy="fixed-window",
         headers_enabled=True,
         header_name_mapping=HEADERS,
@@ -56,7 +57,13 @@ def init_limits(app: Flask) -> Limiter:
     # Only the routed API and /me count; health, metrics and docs never do.
     limiter.request_filter(lambda: _exempt())
     limiter.init_app(app)
+    app.after_request(_remember_retry_after)
     return limiter
+
+
+def _storage_options(redis_url: str | None) -> Any:
+    # Short timeouts: a dead Redis must cost a request milliseconds, not seconds.
+    return {"socket_connect_timeout": 0.5, "socket_timeout": 0.5} if redis_url else {}
 
 
 def _exempt() -> bool:
@@ -65,8 +72,26 @@ def _exempt() -> bool:
     return request.endpoint not in current_app.extensions["edge_guarded"]
 
 
+_NO_RETRY_AFTER = object()
+
+
+def _remember_retry_after(response: Response) -> Response:
+    # Runs before Flask-Limiter's hook, which writes Retry-After on every answer.
+    g.retry_after_before_limits = response.headers.get("Retry-After", _NO_RETRY_AFTER)
+    return response
+
+
 def _reset_as_seconds(response: Response) -> Response:
-    """Flask-Limiter writes a timestamp; the RateLimit header draft wants seconds from now."""
+    """Tidy Flask-Limiter's headers: Retry-After only where it means something, Reset in seconds.
+
+    The RateLimit header draft counts RateLimit-Reset in seconds from now, not a timestamp.
+    """
+    if response.status_code != 429 and "retry_after_before_limits" in g:
+        before = g.pop("retry_after_before_limits")
+        if before is _NO_RETRY_AFTER:
+            response.headers.pop("Retry-After", None)
+        else:
+            response.headers["Retry-After"] = before
     reset = response.headers.get("RateLimit-Reset")
     if reset and reset.isdigit():
         response.headers["RateLimit-Reset"] = str(max(0, math.ceil(int(reset) - time.time())))

@@ -42,9 +42,7 @@ async def me() -> Response:
     auth, content = upstreams["auth"], upstreams["content"]
     headers = upstream_headers()
     headers.pop("Content-Type", None)
-    posts_query = urlencode(
-        {"author": principal.username, "per_page": 5, "sort": "-created_at"}
-    )
+    posts_query = urlencode({"author": principal.username, "per_page": 5, "sort": "-created_at"})
     account, profile, posts = await asyncio.gather(
         _in_thread(_fetch, auth, "/auth/me", headers),
         _in_thread(_fetch, content, f"/api/users/{principal.id}", headers),

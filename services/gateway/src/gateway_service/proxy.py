@@ -8,6 +8,7 @@ from typing import Any
 
 import urllib3
 from flask import Response, current_app, g, request
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from gateway_service.forwarding import response_headers, upstream_headers
 from gateway_service.upstream import Upstream, UpstreamError
@@ -50,11 +51,22 @@ def _request_body() -> tuple[Any, int | None]:
     if "chunked" in request.headers.get("Transfer-Encoding", "").lower():
         # No announced length: read up to the limit first, so an oversized body costs
         # the upstream nothing. The limit bounds what is held.
-        data = request.stream.read(limit + 1)
-        if len(data) > limit:
-            raise Problem(413, f"The request body is larger than {limit} bytes.")
+        data = _read_at_most(limit)
         return data, len(data)
     return None, None
+
+
+def _read_at_most(limit: int) -> bytes:
+    parts, size = [], 0
+    try:
+        while chunk := request.stream.read(CHUNK):
+            size += len(chunk)
+            if size > limit:
+                raise RequestEntityTooLarge()
+            parts.append(chunk)
+    except RequestEntityTooLarge as exc:  # werkzeug's own MAX_CONTENT_LENGTH guard, too
+        raise Problem(413, f"The request body is larger than {limit} bytes.") from exc
+    return b"".join(parts)
 
 
 def _relay(answer: urllib3.BaseHTTPResponse) -> Response:
@@ -93,14 +105,16 @@ def _error_answer(answer: urllib3.BaseHTTPResponse, name: str) -> Response:
     document = _problem_document(answer, raw) if complete else None
     if document is None:
         # HTML, plain text, JSON of another shape or nothing: the body is never shown.
-        return problem_response(answer.status, f"The {name} service answered {answer.status}.",
-                                headers=kept)
+        return problem_response(
+            answer.status, f"The {name} service answered {answer.status}.", headers=kept
+        )
     if not document.get("request_id"):
         document["request_id"] = g.request_id
     headers = response_headers(answer.headers.items(), answer.headers.get("Connection"))
     headers = [(k, v) for k, v in headers if k.lower() not in DROPPED_ON_PROBLEM]
-    return Response(json.dumps(document), status=answer.status, headers=headers,
-                    mimetype=PROBLEM_MIMETYPE)
+    return Response(
+        json.dumps(document), status=answer.status, headers=headers, mimetype=PROBLEM_MIMETYPE
+    )
 
 
 def _problem_document(answer: urllib3.BaseHTTPResponse, raw: bytes) -> dict[str, Any] | None:

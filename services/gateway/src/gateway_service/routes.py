@@ -65,10 +65,10 @@ def upstream_ready(upstream: Upstream) -> Callable[[], None]:
 
     def check() -> None:
         try:
-            response = upstream.request("GET", "/readyz", read_timeout=2.0)
+            status = upstream.probe("/readyz")
         except UpstreamError as exc:
             raise RuntimeError(exc.detail) from exc
-        if response.status != 200:
-            raise RuntimeError(f"upstream answered {response.status}")
+        if status != 200:
+            raise RuntimeError(f"upstream answered {status}")
 
     return check

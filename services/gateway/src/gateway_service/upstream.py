@@ -6,9 +6,10 @@ per-call session machinery, which is measurably cheaper on the proxy's hot path.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -109,27 +110,38 @@ class Upstream:
                 f"The {self.name} service is failing; calls are paused for a while.",
                 {"Retry-After": str(int(exc.retry_after + 0.999))},
             ) from exc
-        if not self._slots.acquire(blocking=False):
-            self._errors.labels(self.name, "saturated").inc()
-            self.breaker.record_success()  # not the upstream's fault; free a half-open probe
-            raise UpstreamError(
-                503, f"Too many requests are waiting on the {self.name} service.", {"Retry-After": "1"}
-            )
         try:
-            response = self._send(method, path, headers, body, stream, read_timeout)
-        except UpstreamError:
-            self.breaker.record_failure()
+            with self._slot():
+                response = self._send(method, path, headers, body, stream, read_timeout)
+        except UpstreamError as exc:
+            if exc.status == 503:  # saturated here: not the upstream's fault
+                self.breaker.release_probe()
+            else:
+                self.breaker.record_failure()
             raise
         except BaseException:
-            self.breaker.record_success()
+            self.breaker.release_probe()
             raise
-        finally:
-            self._slots.release()
         if response.status in (502, 503, 504):
             self.breaker.record_failure()
         else:
             self.breaker.record_success()
         return response
+
+    @contextlib.contextmanager
+    def _slot(self) -> Iterator[None]:
+        """The bulkhead: a quick 503 rather than one more thread stuck on this upstream."""
+        if not self._slots.acquire(blocking=False):
+            self._errors.labels(self.name, "saturated").inc()
+            raise UpstreamError(
+                503,
+                f"Too many requests are waiting on the {self.name} service.",
+                {"Retry-After": "1"},
+            )
+        try:
+            yield
+        finally:
+            self._slots.release()
 
     def _send(
         self,
@@ -164,15 +176,30 @@ class Upstream:
                 self._errors.labels(self.name, "connection").inc()
                 if attempt == attempts:
                     log.warning(
-                        "upstream %s unreachable: %s", self.name, type(exc).__name__,
+                        "upstream %s unreachable: %s",
+                        self.name,
+                        type(exc).__name__,
                         extra={"upstream": self.name},
                     )
                     raise UpstreamError(502, f"The {self.name} service is unavailable.") from exc
             except (ConnectTimeoutError, ReadTimeoutError) as exc:
                 self._errors.labels(self.name, "timeout").inc()
                 log.warning("upstream %s timed out", self.name, extra={"upstream": self.name})
-                raise UpstreamError(504, f"The {self.name} service did not answer in time.") from exc
+                detail = f"The {self.name} service did not answer in time."
+                raise UpstreamError(504, detail) from exc
         raise AssertionError("unreachable")
+
+    def probe(self, path: str, read_timeout: float = 2.0) -> int:
+        """A health probe: passes an open circuit, and closes it when the upstream answers 200.
+
+        Probes never count as failures, so the readiness polling of a starting stack cannot
+        open the circuit before the first client request.
+        """
+        with self._slot():
+            status = self._send("GET", path, None, None, False, read_timeout).status
+        if status == 200:
+            self.breaker.record_success()
+        return status
 
     def get_json(self, path: str, headers: Mapping[str, str] | None = None, **kwargs: Any) -> Any:
         """GET a JSON document; UpstreamError when there is no answer, ValueError when not JSON."""
