@@ -45,7 +45,7 @@ def init_limits(app: Flask) -> Limiter:
         key_func=rate_limit_key,
         default_limits=[current_limit],
         storage_uri=redis_url or "memory://",
-        storage_options={"socket_connect_timeout": 0.5, "socket_timeout": 0.5} if redis_url else {},
+        storage_options=_storage_options(redis_url),
         strategy="fixed-window",
         headers_enabled=True,
         header_name_mapping=HEADERS,
@@ -55,7 +55,7 @@ def init_limits(app: Flask) -> Limiter:
         enabled=app.config["RATE_LIMIT_ENABLED"],
     )
     # Only the routed API and /me count; health, metrics and docs never do.
-    limiter.request_filter(lambda: _exempt())
+    limiter.request_filter(_exempt)
     limiter.init_app(app)
     app.after_request(_remember_retry_after)
     return limiter
