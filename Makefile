@@ -41,3 +41,11 @@ migrate: install  ## apply every service's migrations to its database
 
 clean:  ## remove local state (databases, keys, Redis files) and virtualenvs
 	rm -rf var .venv .venvs .tools
+
+# -- gateway ---------------------------------------------------------------------------------
+.PHONY: bench-gateway
+
+bench: bench-gateway  ## every benchmark; each part writes its own section of docs/benchmarks.md
+
+bench-gateway: install  ## requests/s straight to content vs through the gateway (wrk)
+	@$(PY) scripts/bench_gateway.py

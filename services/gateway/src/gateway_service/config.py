@@ -23,8 +23,8 @@ def load_config(overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
         # Peers whose X-Forwarded-* (and identity) headers are believed: IPs or CIDRs.
         "TRUSTED_PROXIES": env_list("TRUSTED_PROXIES"),
         # Per client (a user with a valid token, else an address); see README.
-        "RATE_LIMIT": env_str("RATE_LIMIT", "300/minute"),
-        "RATE_LIMIT_ANONYMOUS": env_str("RATE_LIMIT_ANONYMOUS", "120/minute"),
+        "RATE_LIMIT": env_str("RATE_LIMIT", "600/minute"),
+        "RATE_LIMIT_ANONYMOUS": env_str("RATE_LIMIT_ANONYMOUS", "300/minute"),
         "RATE_LIMIT_ENABLED": env_str("RATE_LIMIT_ENABLED", "true") != "false",
         "CIRCUIT_FAILURE_THRESHOLD": env_int("CIRCUIT_FAILURE_THRESHOLD", 5),
         "CIRCUIT_RESET_SECONDS": env_float("CIRCUIT_RESET_SECONDS", 30.0),

@@ -94,5 +94,6 @@ def _reset_as_seconds(response: Response) -> Response:
             response.headers["Retry-After"] = before
     reset = response.headers.get("RateLimit-Reset")
     if reset and reset.isdigit():
-        response.headers["RateLimit-Reset"] = str(max(0, math.ceil(int(reset) - time.time())))
+        # Flask-Limiter adds a second to the window end (reset_at = window end + 1).
+        response.headers["RateLimit-Reset"] = str(max(0, math.ceil(int(reset) - 1 - time.time())))
     return response
