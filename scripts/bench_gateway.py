@@ -142,11 +142,13 @@ def ensure_wrk() -> str | None:
     if found or os.geteuid() != 0 or not shutil.which("apt-get"):
         return found
     print("[bench] installing wrk from Debian's packages", flush=True)
+    apt = shutil.which("apt-get") or "apt-get"
     quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    if subprocess.run(["apt-get", "install", "-y", "-q", "wrk"], env=env, **quiet).returncode:
-        subprocess.run(["apt-get", "update", "-q"], env=env, **quiet)
-        subprocess.run(["apt-get", "install", "-y", "-q", "wrk"], env=env, **quiet)
+    install = [apt, "install", "-y", "-q", "wrk"]
+    if subprocess.run(install, env=env, **quiet).returncode:  # noqa: S603
+        subprocess.run([apt, "update", "-q"], env=env, **quiet)  # noqa: S603
+        subprocess.run(install, env=env, **quiet)  # noqa: S603
     return shutil.which("wrk")
 
 
@@ -319,9 +321,12 @@ in one run, {r["rounds"]} rounds of {r["seconds"]} s each; figures are the media
 
 | measure | straight to content | through the gateway | |
 |---|---|---|---|
-| requests/s at concurrency {r["concurrency"]} | {f("direct_rps")} | {f("gateway_rps")} | ratio **{f("ratio", 2)}** ({ratio_ok} the 0.6 target) |
-| median latency at concurrency 1 | {f("direct_c1_ms", 2)} ms | {f("gateway_c1_ms", 2)} ms | gateway adds **{f("added_ms", 2)} ms** ({added_ok} the 1.5 ms target) |
-| CPU time per request (service's processes) | {f("content_cpu_ms", 2)} ms | {f("gateway_cpu_ms", 2)} ms (gateway alone) | |
+| requests/s at concurrency {r["concurrency"]} | {f("direct_rps")} | {f("gateway_rps")} \
+| ratio **{f("ratio", 2)}** ({ratio_ok} the 0.6 target) |
+| median latency at concurrency 1 | {f("direct_c1_ms", 2)} ms | {f("gateway_c1_ms", 2)} ms \
+| gateway adds **{f("added_ms", 2)} ms** ({added_ok} the 1.5 ms target) |
+| CPU time per request | {f("content_cpu_ms", 2)} ms (content) \
+| {f("gateway_cpu_ms", 2)} ms (gateway alone) | |
 
 Error answers during the run: {r["errors"]}.
 {END}"""
@@ -329,7 +334,8 @@ Error answers during the run: {r["errors"]}.
 
 def write_doc(section: str) -> None:
     DOC.parent.mkdir(parents=True, exist_ok=True)
-    text = DOC.read_text() if DOC.exists() else "# Benchmarks\n\nEach section is written by its `make bench-*` target.\n"
+    heading = "# Benchmarks\n\nEach section is written by its `make bench-*` target.\n"
+    text = DOC.read_text() if DOC.exists() else heading
     if START in text and END in text:
         before, rest = text.split(START, 1)
         after = rest.split(END, 1)[1]
