@@ -28,7 +28,7 @@ def test_an_allowed_origin_gets_itself_back_with_credentials(client):
 def test_any_other_origin_gets_no_cors_headers(client, origin):
     response = client.get("/api/items", headers={"Origin": origin})
     assert response.status_code == 200
-    assert not [h for h in response.headers if h.lower().startswith("access-control-")]
+    assert not [h for h, _ in response.headers if h.lower().startswith("access-control-")]
 
 
 def test_preflight_is_answered_here_without_a_token(client, upstream):

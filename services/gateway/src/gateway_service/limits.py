@@ -14,6 +14,7 @@ from flask import Flask, Response, current_app, g
 from flask_limiter import HeaderNames, Limiter
 
 from gateway_service.forwarding import client_address
+from gateway_service.limit_storage import storage_uri
 
 HEADERS = {
     HeaderNames.LIMIT: "RateLimit-Limit",
@@ -39,12 +40,10 @@ def init_limits(app: Flask) -> Limiter:
     # Registered before the limiter's own hook, so it runs after it (Flask runs them reversed).
     app.after_request(_reset_as_seconds)
     redis_url = app.config.get("REDIS_URL")
-    if redis_url and redis_url.startswith("unix://"):
-        redis_url = "redis+" + redis_url  # the limits library's spelling of a socket path
     limiter = Limiter(
         key_func=rate_limit_key,
         default_limits=[current_limit],
-        storage_uri=redis_url or "memory://",
+        storage_uri=storage_uri(redis_url),
         storage_options=_storage_options(redis_url),
         strategy="fixed-window",
         headers_enabled=True,

@@ -14,9 +14,9 @@ from urllib.parse import urlencode
 
 from flask import Blueprint, Response, current_app, jsonify
 
+from gateway_service.edge_auth import require_principal
 from gateway_service.forwarding import upstream_headers
 from gateway_service.upstream import Upstream, UpstreamError
-from shared.auth import authenticate
 from shared.problems import Problem
 
 bp = Blueprint("me", __name__)
@@ -37,7 +37,7 @@ def _fetch(upstream: Upstream, path: str, headers: dict[str, str]) -> Fetched:
 
 @bp.get("/me")
 async def me() -> Response:
-    principal = authenticate()
+    principal = require_principal()
     upstreams: dict[str, Upstream] = current_app.extensions["upstreams"]
     auth, content = upstreams["auth"], upstreams["content"]
     headers = upstream_headers()
