@@ -298,7 +298,8 @@ def measure(args: argparse.Namespace) -> dict[str, object]:
 def _wrk_version(wrk: str | None) -> str:
     if not wrk:
         return ""
-    out = subprocess.run([wrk, "-v"], capture_output=True, text=True).stdout  # noqa: S603
+    done = subprocess.run([wrk, "-v"], capture_output=True, text=True)  # noqa: S603
+    out = done.stdout + done.stderr
     found = re.search(r"wrk ([\d.]+)", out)
     return found.group(1) if found else ""
 
