@@ -29,7 +29,7 @@ test-e2e: install  ## only the end-to-end tests
 lint: install  ## ruff and mypy over every package
 	@$(UV) run --frozen ruff check .
 	@$(UV) run --frozen ruff format --check .
-	@$(UV) run --frozen mypy shared/src services/auth/src services/content/src services/gateway/src
+	@$(UV) run --frozen mypy shared/src services/auth/src services/content/src services/gateway/src scripts
 
 fmt: install  ## format and sort imports
 	@$(UV) run --frozen ruff check --fix .
@@ -41,6 +41,18 @@ migrate: install  ## apply every service's migrations to its database
 
 clean:  ## remove local state (databases, keys, Redis files) and virtualenvs
 	rm -rf var .venv .venvs .tools
+
+# --- content: PostgreSQL tests and the list benchmark --------------------------------------
+.PHONY: test-postgres bench-content
+
+test-postgres: install  ## auth, content and e2e tests on a throwaway PostgreSQL 15 cluster
+	@scripts/test-postgres.sh
+
+# `bench` may have other parts (rules without a recipe only add prerequisites).
+bench: bench-content
+
+bench-content: install  ## list-page latency at 1,000 and 100,000 posts -> docs/benchmarks.md
+	@$(PY) scripts/bench_content.py
 
 # -- gateway ---------------------------------------------------------------------------------
 .PHONY: bench-gateway

@@ -143,12 +143,16 @@ def ensure_wrk() -> str | None:
         return found
     print("[bench] installing wrk from Debian's packages", flush=True)
     apt = shutil.which("apt-get") or "apt-get"
-    quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    install = [apt, "install", "-y", "-q", "wrk"]
-    if subprocess.run(install, env=env, **quiet).returncode:  # noqa: S603
-        subprocess.run([apt, "update", "-q"], env=env, **quiet)  # noqa: S603
-        subprocess.run(install, env=env, **quiet)  # noqa: S603
+
+    def quietly(*args: str) -> int:
+        return subprocess.run(  # noqa: S603 - fixed arguments
+            [apt, *args], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        ).returncode
+
+    if quietly("install", "-y", "-q", "wrk"):
+        quietly("update", "-q")
+        quietly("install", "-y", "-q", "wrk")
     return shutil.which("wrk")
 
 
