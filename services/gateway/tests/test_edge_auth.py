@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 
 import pytest
+from conftest import closed_port
 
 
 def test_no_token_passes_through_as_anonymous(client, upstream):
@@ -64,3 +65,44 @@ def test_own_endpoints_ignore_the_authorization_header(client):
     headers = {"Authorization": "Bearer junk"}
     assert client.get("/healthz", headers=headers).status_code == 200
     assert client.get("/metrics", headers=headers).status_code == 200
+
+
+def test_a_token_revoked_after_its_first_use_is_refused(client, upstream, tokens, redis_server):
+    claims = tokens.claims(4, "ola")
+    headers = {"Authorization": f"Bearer {tokens.token(4, 'ola', jti=claims['jti'])}"}
+    assert client.get("/api/items", headers=headers).status_code == 200
+    redis_server.set(f"revoked:jti:{claims['jti']}", "1", ex=60)
+    assert client.get("/api/items", headers=headers).status_code == 401
+
+
+def test_redis_down_fails_closed_for_tokens_and_open_for_anonymous(make_app, tokens):
+    client = make_app(REDIS_URL=f"redis://127.0.0.1:{closed_port()}/0").test_client()
+    refused = client.get("/api/items", headers=tokens.bearer(1, "a"))
+    assert refused.status_code == 503
+    assert refused.headers["Retry-After"]
+    assert client.get("/api/items").status_code == 200
+
+
+def test_verified_tokens_are_remembered_for_a_while_only(monkeypatch):
+    from gateway_service.edge_auth import CachingTokenVerifier
+    from shared.testing import TokenFactory
+    from shared.tokens import JwksCache, TokenVerifier
+
+    checks: list[str] = []
+    full_check = TokenVerifier.decode
+
+    def counting(self, token, expected_type="access"):
+        checks.append(token)
+        return full_check(self, token, expected_type)
+
+    monkeypatch.setattr(TokenVerifier, "decode", counting)
+    factory = TokenFactory()
+    token = factory.token(1)
+    for max_age, expected_checks in ((60.0, 1), (0.0, 3)):
+        checks.clear()
+        verifier = CachingTokenVerifier(
+            JwksCache(factory.jwks), factory.issuer, factory.audience, max_age=max_age
+        )
+        for _ in range(3):
+            assert verifier.decode(token)["sub"] == "1"
+        assert len(checks) == expected_checks

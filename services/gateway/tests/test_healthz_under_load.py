@@ -29,7 +29,8 @@ class BlackHole:
         self.sock.listen(128)
         self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
         self.held: list[socket.socket] = []
-        threading.Thread(target=self._accept, daemon=True).start()
+        self._acceptor = threading.Thread(target=self._accept, daemon=True)
+        self._acceptor.start()
 
     def _accept(self) -> None:
         while True:
@@ -40,7 +41,9 @@ class BlackHole:
             self.held.append(conn)
 
     def close(self) -> None:
+        self.sock.shutdown(socket.SHUT_RDWR)  # wakes the accept() below
         self.sock.close()
+        self._acceptor.join(timeout=5)
         for conn in self.held:
             conn.close()
 
@@ -84,13 +87,13 @@ def gateway_over_black_hole() -> Iterator[tuple[str, BlackHole]]:
         except OSError:
             time.sleep(0.1)
     yield url, hole
-    hole.close()
     process.send_signal(signal.SIGINT)  # quick shutdown: the hung requests are not waited for
     try:
         process.wait(timeout=15)
     except subprocess.TimeoutExpired:
         process.kill()
         process.wait()
+    hole.close()
 
 
 def _get(url: str, timeout: float) -> int:
