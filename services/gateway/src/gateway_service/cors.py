@@ -56,5 +56,9 @@ def init_cors(app: Flask) -> None:
     # flask-cors adds Vary only for several origins; the answer depends on Origin always.
     @app.after_request
     def vary_on_origin(response: Response) -> Response:
-        response.vary.add("Origin")
+        vary = response.headers.get("Vary")
+        if not vary:
+            response.headers["Vary"] = "Origin"
+        elif "origin" not in vary.lower():
+            response.headers["Vary"] = f"{vary}, Origin"
         return response

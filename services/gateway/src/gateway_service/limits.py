@@ -10,18 +10,11 @@ import math
 import time
 from typing import Any
 
-from flask import Flask, Response, current_app, g
-from flask_limiter import HeaderNames, Limiter
+from flask import Flask, Response, current_app, g, request
+from flask_limiter import Limiter
 
 from gateway_service.forwarding import client_address
 from gateway_service.limit_storage import storage_uri
-
-HEADERS = {
-    HeaderNames.LIMIT: "RateLimit-Limit",
-    HeaderNames.REMAINING: "RateLimit-Remaining",
-    HeaderNames.RESET: "RateLimit-Reset",
-    HeaderNames.RETRY_AFTER: "Retry-After",
-}
 
 
 def rate_limit_key() -> str:
@@ -37,8 +30,6 @@ def current_limit() -> str:
 
 
 def init_limits(app: Flask) -> Limiter:
-    # Registered before the limiter's own hook, so it runs after it (Flask runs them reversed).
-    app.after_request(_reset_as_seconds)
     redis_url = app.config.get("REDIS_URL")
     limiter = Limiter(
         key_func=rate_limit_key,
@@ -46,8 +37,9 @@ def init_limits(app: Flask) -> Limiter:
         storage_uri=storage_uri(redis_url),
         storage_options=_storage_options(redis_url),
         strategy="fixed-window",
-        headers_enabled=True,
-        header_name_mapping=HEADERS,
+        # Written below instead: Flask-Limiter puts Retry-After on every answer and a
+        # timestamp in the reset header.
+        headers_enabled=False,
         key_prefix="ratelimit",
         swallow_errors=True,
         in_memory_fallback_enabled=True,
@@ -56,7 +48,8 @@ def init_limits(app: Flask) -> Limiter:
     # Only the routed API and /me count; health, metrics and docs never do.
     limiter.request_filter(_exempt)
     limiter.init_app(app)
-    app.after_request(_remember_retry_after)
+    app.extensions["gateway_limiter"] = limiter
+    app.after_request(_rate_limit_headers)
     return limiter
 
 
@@ -66,33 +59,25 @@ def _storage_options(redis_url: str | None) -> Any:
 
 
 def _exempt() -> bool:
-    from flask import request
-
     return request.endpoint not in current_app.extensions["edge_guarded"]
 
 
-_NO_RETRY_AFTER = object()
-
-
-def _remember_retry_after(response: Response) -> Response:
-    # Runs before Flask-Limiter's hook, which writes Retry-After on every answer.
-    g.retry_after_before_limits = response.headers.get("Retry-After", _NO_RETRY_AFTER)
-    return response
-
-
-def _reset_as_seconds(response: Response) -> Response:
-    """Tidy Flask-Limiter's headers: Retry-After only where it means something, Reset in seconds.
-
-    The RateLimit header draft counts RateLimit-Reset in seconds from now, not a timestamp.
-    """
-    if response.status_code != 429 and "retry_after_before_limits" in g:
-        before = g.pop("retry_after_before_limits")
-        if before is _NO_RETRY_AFTER:
-            response.headers.pop("Retry-After", None)
-        else:
-            response.headers["Retry-After"] = before
-    reset = response.headers.get("RateLimit-Reset")
-    if reset and reset.isdigit():
-        # Flask-Limiter adds a second to the window end (reset_at = window end + 1).
-        response.headers["RateLimit-Reset"] = str(max(0, math.ceil(int(reset) - 1 - time.time())))
+def _rate_limit_headers(response: Response) -> Response:
+    """RateLimit-Limit/Remaining/Reset (seconds from now, as the IETF draft has it) on every
+    counted answer, and Retry-After on a 429."""
+    limiter: Limiter = current_app.extensions["gateway_limiter"]
+    current = limiter.current_limit if limiter.enabled else None
+    if current is None:
+        return response
+    try:
+        reset_at, remaining = current.window  # read back from the hit, no second round trip
+    except Exception:  # storage gone between the hit and now: no headers, no failure
+        return response
+    seconds = max(0, math.ceil(reset_at - time.time()))
+    headers = response.headers
+    headers["RateLimit-Limit"] = str(current.limit.amount)
+    headers["RateLimit-Remaining"] = str(remaining)
+    headers["RateLimit-Reset"] = str(seconds)
+    if response.status_code == 429:
+        headers["Retry-After"] = str(max(1, seconds))
     return response
