@@ -54,6 +54,14 @@ bench: bench-content
 bench-content: install  ## list-page latency at 1,000 and 100,000 posts -> docs/benchmarks.md
 	@$(PY) scripts/bench_content.py
 
+# -- gateway ---------------------------------------------------------------------------------
+.PHONY: bench-gateway
+
+bench: bench-gateway  ## every benchmark; each part writes its own section of docs/benchmarks.md
+
+bench-gateway: install  ## requests/s straight to content vs through the gateway (wrk)
+	@$(PY) scripts/bench_gateway.py
+
 # -- reliability: faults, races, fuzzing, soak, security scan ---------------------
 .PHONY: test-reliability soak security
 

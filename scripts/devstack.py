@@ -179,7 +179,12 @@ class Stack:
             str(self.run_dir / f"{service.name}.gunicorn.pid"),
             f"{service.module}:create_app()",
         ]
-        self._spawn(service.name, args, self._env_for(service))
+        env = self._env_for(service)
+        if service.name == "gateway":
+            # The gateway mostly waits on upstreams: many cheap threads, so requests hung
+            # on a dead upstream never take the last one (see the gateway's README section).
+            env = {**env, "GUNICORN_THREADS": env.get("GATEWAY_THREADS", "32")}
+        self._spawn(service.name, args, env)
 
     def _env_for(self, service: Service) -> dict[str, str]:
         """The stack's environment, with <SERVICE>_<VAR> overrides for that one service.
