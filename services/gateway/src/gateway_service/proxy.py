@@ -8,6 +8,9 @@ from typing import Any
 
 import urllib3
 from flask import Response, current_app, g, request
+from gunicorn.http.errors import NoMoreData, ParseException
+from urllib3.exceptions import HTTPError as UpstreamBroken
+from urllib3.exceptions import ReadTimeoutError
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from gateway_service.forwarding import response_headers, upstream_headers
@@ -36,7 +39,7 @@ def forward(upstream: Upstream) -> Response:
         raise Problem(exc.status, exc.detail, headers=exc.headers) from exc
     if answer.status >= 400:
         return _error_answer(answer, upstream.name)
-    return _relay(answer)
+    return _relay(answer, upstream.name)
 
 
 def _request_body() -> tuple[Any, int | None]:
@@ -66,14 +69,30 @@ def _read_at_most(limit: int) -> bytes:
             parts.append(chunk)
     except RequestEntityTooLarge as exc:  # werkzeug's own MAX_CONTENT_LENGTH guard, too
         raise Problem(413, f"The request body is larger than {limit} bytes.") from exc
+    except (ParseException, NoMoreData) as exc:  # a bad chunk size, a body cut short
+        raise Problem(400, "The chunked request body is malformed.") from exc
     return b"".join(parts)
 
 
-def _relay(answer: urllib3.BaseHTTPResponse) -> Response:
+def _read(
+    answer: urllib3.BaseHTTPResponse, name: str, amount: int | None = None, decode: bool = False
+) -> bytes:
+    """Read an answer whole; a break or a stall before its end is the upstream's failure."""
+    try:
+        return answer.read(amount, decode_content=decode)
+    except ReadTimeoutError as exc:
+        answer.close()
+        raise Problem(504, f"The {name} service did not finish its answer in time.") from exc
+    except UpstreamBroken as exc:
+        answer.close()
+        raise Problem(502, f"The {name} service broke off its answer.") from exc
+
+
+def _relay(answer: urllib3.BaseHTTPResponse, name: str) -> Response:
     headers = response_headers(answer.headers.items(), answer.headers.get("Connection"))
     declared = answer.headers.get("Content-Length")
     if declared is not None and declared.isdigit() and int(declared) <= SMALL_BODY:
-        data = answer.read(decode_content=False)
+        data = _read(answer, name)
         answer.release_conn()
         response = Response(data, status=answer.status, headers=headers)
     else:
@@ -96,7 +115,7 @@ def _stream(answer: urllib3.BaseHTTPResponse) -> Iterator[bytes]:
 
 def _error_answer(answer: urllib3.BaseHTTPResponse, name: str) -> Response:
     """Every error leaves as problem+json carrying the request id, whatever the upstream sent."""
-    raw = answer.read(MAX_PROBLEM_BYTES + 1, decode_content=True)
+    raw = _read(answer, name, MAX_PROBLEM_BYTES + 1, decode=True)
     complete = len(raw) <= MAX_PROBLEM_BYTES
     if not complete:
         answer.close()
