@@ -2,6 +2,11 @@
 
 The stack is started with the same script as `make up`, on free ports, in a temporary
 directory, with each process logging to its own file so tests can read the logs.
+
+With E2E_GATEWAY_URL set, the session `stack` is one already running elsewhere (the
+containers of `make test-containers`): E2E_AUTH_URL and E2E_CONTENT_URL name the services,
+E2E_LOG_DIR holds `<service>.log`. Tests that stop processes or start a stack of their own
+carry the `local_stack` marker and are deselected then.
 """
 
 from __future__ import annotations
@@ -117,8 +122,45 @@ class RunningStack:
         return path.read_text(errors="replace") if path.exists() else ""
 
 
+class ExternalStack:
+    """A stack this process did not start and must not stop, found through E2E_* variables."""
+
+    def __init__(self, gateway: str) -> None:
+        self.gateway = gateway.rstrip("/")
+
+    def url(self, service: str) -> str:
+        if service == "gateway":
+            return self.gateway
+        return os.environ[f"E2E_{service.upper()}_URL"].rstrip("/")
+
+    def log(self, name: str) -> str:
+        path = Path(os.environ.get("E2E_LOG_DIR", "")) / f"{name}.log"
+        return path.read_text(errors="replace") if path.is_file() else ""
+
+
+EXTERNAL_GATEWAY = os.environ.get("E2E_GATEWAY_URL")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "local_stack: stops processes or starts its own stack; needs a local stack"
+    )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if not EXTERNAL_GATEWAY:
+        return
+    local_only = [item for item in items if item.get_closest_marker("local_stack")]
+    if local_only:
+        config.hook.pytest_deselected(items=local_only)
+        items[:] = [item for item in items if not item.get_closest_marker("local_stack")]
+
+
 @pytest.fixture(scope="session")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack | ExternalStack]:
+    if EXTERNAL_GATEWAY:
+        yield ExternalStack(EXTERNAL_GATEWAY)
+        return
     running = RunningStack(tmp_path_factory.mktemp("stack"))
     running.start()
     yield running
