@@ -15,6 +15,10 @@ keepalive = int(os.environ.get("GUNICORN_KEEPALIVE", "5"))
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
 # On SIGTERM, in-flight requests get this long to finish before workers are killed.
 graceful_timeout = int(os.environ.get("GUNICORN_GRACEFUL_TIMEOUT", "20"))
+# Worker heartbeats in memory: a disk-backed /tmp (or none, with a read-only root) can stall them.
+# (gunicorn makes its own unique files there with mkstemp.)
+SHARED_MEMORY = "/dev/shm"  # noqa: S108
+worker_tmp_dir = SHARED_MEMORY if os.path.isdir(SHARED_MEMORY) else None
 # Several gunicorn masters share one machine (make up, tests): no fixed-path control socket.
 control_socket_disable = True
 # The services log every request themselves, as JSON with the request id.

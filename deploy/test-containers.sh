@@ -170,7 +170,8 @@ log "migrations done in $(since "$t") s"
 declare -A PORTS=([auth]=$AUTH_PORT [content]=$CONTENT_PORT [gateway]=$GATEWAY_PORT)
 t_run=$(now)
 for svc in "${SERVICES[@]}"; do
-  run_container "$svc" -d --name "suite-$svc-$RUN_ID" -e "PORT=${PORTS[$svc]}" -- >/dev/null \
+  # --read-only (podman adds tmpfs on /tmp): the same read-only root as deploy/k8s asks for.
+  run_container "$svc" -d --read-only --name "suite-$svc-$RUN_ID" -e "PORT=${PORTS[$svc]}" -- >/dev/null \
     || { cat "$WORK/logs/podman-$svc.log" >&2; fail "starting the $svc container"; }
   podman logs -f "suite-$svc-$RUN_ID" >"$WORK/logs/$svc.log" 2>&1 &
   LOG_FOLLOWERS+=($!)
