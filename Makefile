@@ -59,6 +59,6 @@ compose-down:  ## stop the compose stack; volumes stay (COMPOSE_DOWN_FLAGS=-v dr
 test-containers: install  ## build the three images with podman and run the e2e tests against them
 	@deploy/test-containers.sh
 
-validate-deploy:  ## docker-compose.yml against the Compose spec, deploy/k8s against Kubernetes schemas
+validate-deploy: install  ## docker-compose.yml against the Compose spec, deploy/k8s against Kubernetes schemas
 	@UV_PYTHON_DOWNLOADS=never UV_PROJECT_ENVIRONMENT=.venvs/deploy $(UV) sync --only-group deploy --frozen --quiet
 	@.venvs/deploy/bin/python deploy/validate.py

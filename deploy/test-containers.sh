@@ -59,9 +59,14 @@ log "base image $BASE_IMAGE ready in $(since "$t") s"
 declare -A BUILD_SECONDS
 for svc in "${SERVICES[@]}"; do
   t=$(now)
+  previous=$(podman image inspect -f '{{.Id}}' "localhost/suite-$svc:test" 2>/dev/null || true)
   suite_build "localhost/suite-$svc:test" . -f "services/$svc/Dockerfile" >"$WORK/build-$svc.log" 2>&1 \
     || { tail -n 40 "$WORK/build-$svc.log" >&2; fail "building the $svc image"; }
   BUILD_SECONDS[$svc]=$(since "$t")
+  # The image this tag named before is now nameless: drop it so runs don't pile up images.
+  if [[ -n "$previous" && "$previous" != "$(podman image inspect -f '{{.Id}}' "localhost/suite-$svc:test")" ]]; then
+    podman rmi "$previous" >/dev/null 2>&1 || true
+  fi
   log "image localhost/suite-$svc:test built in ${BUILD_SECONDS[$svc]} s"
 done
 
