@@ -171,7 +171,7 @@ migrate() {  # service: upgrade, downgrade to base, upgrade again, on its own da
   local svc=$1 step version
   for step in "upgrade" "downgrade base" "upgrade"; do
     # shellcheck disable=SC2086 # the step is two words on purpose
-    run_container "$svc" --rm -- flask --app "${svc}_service" db $step \
+    run_container "$svc" --rm --read-only -- flask --app "${svc}_service" db $step \
       >>"$WORK/logs/$svc-migrate.log" 2>&1 \
       || { cat "$WORK/logs/$svc-migrate.log" "$WORK/logs/podman-$svc.log" >&2; fail "$svc: db $step"; }
   done
