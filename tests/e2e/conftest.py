@@ -137,6 +137,13 @@ class ExternalStack:
         path = Path(os.environ.get("E2E_LOG_DIR", "")) / f"{name}.log"
         return path.read_text(errors="replace") if path.is_file() else ""
 
+    def __getattr__(self, name: str) -> object:
+        # env, ports, state_dir, kill_service...: only a stack this process started has them.
+        raise AttributeError(
+            f"the stack is external (E2E_GATEWAY_URL) and has no {name!r}; "
+            "mark the test with @pytest.mark.local_stack"
+        )
+
 
 EXTERNAL_GATEWAY = os.environ.get("E2E_GATEWAY_URL")
 
