@@ -6,9 +6,9 @@
 # against the gateway container, and a graceful stop. Everything it started is removed on exit.
 #   deploy/test-containers.sh            (make test-containers; needs root and `make install`)
 #   KEEP_WORK=1 deploy/test-containers.sh   keep the work directory (logs) for a post-mortem
+#   SUITE_BASE_IMAGE=localhost/other:tag ...  made by debootstrap under that name if missing
 set -euo pipefail
 cd "$(dirname "$0")/.."
-ROOT=$PWD
 RUN_ID="$(date +%s)-$$"
 LABEL="suite.test-containers=$RUN_ID"
 SERVICES=(auth content gateway)
@@ -24,6 +24,7 @@ fail() { log "FAILED: $*"; exit 1; }
 LOG_FOLLOWERS=()
 REDIS_PID_FILE="$WORK/redis.pid"
 PGDATA="$WORK/pg/data"
+# shellcheck disable=SC2317 # reached through the EXIT trap
 cleanup() {
   local status=$?
   set +e
@@ -38,7 +39,7 @@ cleanup() {
   else
     rm -rf "$WORK"
   fi
-  exit $status
+  exit "$status"
 }
 trap cleanup EXIT
 
@@ -47,9 +48,11 @@ trap cleanup EXIT
 
 # --- podman, the base image and the three images ------------------------------------------
 t0=$(now)
-# shellcheck source=podman/env.sh
+# Not BASE_IMAGE from the caller's shell: that one may name a registry image (compose's).
+export BASE_IMAGE="${SUITE_BASE_IMAGE:-localhost/suite-base:bookworm}"
+# shellcheck source=deploy/podman/env.sh
 source deploy/podman/env.sh
-# shellcheck source=podman/lib.sh
+# shellcheck source=deploy/podman/lib.sh
 source deploy/podman/lib.sh
 log "podman ready in $(since "$t0") s"
 t=$(now)

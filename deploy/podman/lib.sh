@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # lib.sh — helpers for building/running the suite's images with podman.
 # Source it after env.sh:
 #   source deploy/podman/env.sh && source deploy/podman/lib.sh
