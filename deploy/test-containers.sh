@@ -135,8 +135,10 @@ log "Redis on 127.0.0.1:$REDIS_PORT"
 
 # --- settings: production mode, real secrets, a signing key mounted read-only --------------
 install -d -o 10001 -m 700 "$WORK/jwt-keys"
-openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$WORK/jwt-keys/1.pem" 2>/dev/null
-chown 10001 "$WORK/jwt-keys/1.pem" && chmod 600 "$WORK/jwt-keys/1.pem"
+# Named as auth names its keys: nanoseconds since the epoch, which orders them.
+key_file="$WORK/jwt-keys/$(date +%s%N).pem"
+openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$key_file" 2>/dev/null
+chown 10001 "$key_file" && chmod 600 "$key_file"
 AUTH_DATABASE_URL="postgresql+psycopg://auth:$AUTH_DB_PASSWORD@127.0.0.1:$PG_PORT/auth"
 CONTENT_DATABASE_URL="postgresql+psycopg://content:$CONTENT_DB_PASSWORD@127.0.0.1:$PG_PORT/content"
 # Secrets go through env files, never onto a command line.
@@ -219,6 +221,7 @@ log "every image's HEALTHCHECK passes"
 status=0
 E2E_GATEWAY_URL=$GATEWAY E2E_AUTH_URL="http://127.0.0.1:$AUTH_PORT" \
   E2E_CONTENT_URL="http://127.0.0.1:$CONTENT_PORT" E2E_LOG_DIR="$WORK/logs" \
+  E2E_ENV_AUTH_DATABASE_URL="$AUTH_DATABASE_URL" E2E_ENV_CONTENT_DATABASE_URL="$CONTENT_DATABASE_URL" \
   .venv/bin/python -m pytest tests/e2e -p no:cacheprovider || status=1
 
 # --- graceful stop: SIGTERM, in-flight requests finish, exit code 0 ---------------------------

@@ -5,8 +5,8 @@ directory, with each process logging to its own file so tests can read the logs.
 
 With E2E_GATEWAY_URL set, the session `stack` is one already running elsewhere (the
 containers of `make test-containers`): E2E_AUTH_URL and E2E_CONTENT_URL name the services,
-E2E_LOG_DIR holds `<service>.log`. Tests that stop processes or start a stack of their own
-carry the `local_stack` marker and are deselected then.
+E2E_LOG_DIR holds `<service>.log`, E2E_ENV_<NAME> gives `stack.env[NAME]`. Tests that stop
+processes or start a stack of their own carry the `local_stack` marker and are deselected then.
 """
 
 from __future__ import annotations
@@ -127,6 +127,13 @@ class ExternalStack:
 
     def __init__(self, gateway: str) -> None:
         self.gateway = gateway.rstrip("/")
+        # The stack's settings a test may use, e.g. its database for an admin command:
+        # E2E_ENV_AUTH_DATABASE_URL becomes env["AUTH_DATABASE_URL"].
+        self.env = {
+            name.removeprefix("E2E_ENV_"): value
+            for name, value in os.environ.items()
+            if name.startswith("E2E_ENV_")
+        }
 
     def url(self, service: str) -> str:
         if service == "gateway":
