@@ -5,8 +5,9 @@ directory, with each process logging to its own file so tests can read the logs.
 
 With E2E_GATEWAY_URL set, the session `stack` is one already running elsewhere (the
 containers of `make test-containers`): E2E_AUTH_URL and E2E_CONTENT_URL name the services,
-E2E_LOG_DIR holds `<service>.log`, E2E_ENV_<NAME> gives `stack.env[NAME]`. Tests that stop
-processes or start a stack of their own carry the `local_stack` marker and are deselected then.
+E2E_LOG_DIR holds `<service>.log`, E2E_ENV_<NAME> gives `stack.env[NAME]`. Only tests on the
+session `stack` run then: those with a stack of their own are deselected, and so are those
+marked `local_stack` (they stop the session stack's processes or read its files).
 """
 
 from __future__ import annotations
@@ -161,13 +162,19 @@ def pytest_configure(config: pytest.Config) -> None:
     )
 
 
+def runs_on_external_stack(item: pytest.Item) -> bool:
+    # Tests on a stack of their own already ran under `make test`; they say nothing new here.
+    uses_session_stack = "stack" in getattr(item, "fixturenames", ())
+    return uses_session_stack and not item.get_closest_marker("local_stack")
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     if not EXTERNAL_GATEWAY:
         return
-    local_only = [item for item in items if item.get_closest_marker("local_stack")]
-    if local_only:
-        config.hook.pytest_deselected(items=local_only)
-        items[:] = [item for item in items if not item.get_closest_marker("local_stack")]
+    elsewhere = [item for item in items if not runs_on_external_stack(item)]
+    if elsewhere:
+        config.hook.pytest_deselected(items=elsewhere)
+        items[:] = [item for item in items if runs_on_external_stack(item)]
 
 
 @pytest.fixture(scope="session")
