@@ -74,3 +74,11 @@ test-containers: install  ## build the three images with podman and run the e2e 
 validate-deploy: install  ## docker-compose.yml against the Compose spec, deploy/k8s against Kubernetes schemas
 	@UV_PYTHON_DOWNLOADS=never UV_PROJECT_ENVIRONMENT=.venvs/deploy $(UV) sync --only-group deploy --frozen --quiet
 	@.venvs/deploy/bin/python deploy/validate.py
+
+# -- gateway ---------------------------------------------------------------------------------
+.PHONY: bench-gateway
+
+bench: bench-gateway  ## every benchmark; each part writes its own section of docs/benchmarks.md
+
+bench-gateway: install  ## requests/s straight to content vs through the gateway (wrk)
+	@$(PY) scripts/bench_gateway.py

@@ -49,6 +49,10 @@ class RunningStack:
             "REDIS_PORT": str(free_port()),
             "GUNICORN_WORKERS": "2",
             "UPSTREAM_READ_TIMEOUT": "5",
+            # Every test client is 127.0.0.1: the gateway's per-address limit would throttle
+            # the suite itself. Tests of rate limiting start a stack with their own limits.
+            "RATE_LIMIT": "100000/minute",
+            "RATE_LIMIT_ANONYMOUS": "100000/minute",
             **(extra_env or {}),
         }
         self.env.pop("REDIS_URL", None)
