@@ -180,22 +180,30 @@ class Workload:
         roll = rng.random()
         headers = rng.choice(self.users)
         marker = f"soak-{self.run_id}"
+        params: dict[str, str | int] | None = None
+        body: dict[str, str | int] | None = None
         if roll < 0.30:
-            call = ("GET", "/api/items", {"params": {"per_page": 20}})
+            method, path, params = "GET", "/api/items", {"per_page": 20}
         elif roll < 0.50 and self.item_ids:
-            call = ("GET", f"/api/items/{rng.choice(self.item_ids)}", {})
+            method, path = "GET", f"/api/items/{rng.choice(self.item_ids)}"
         elif roll < 0.70:
-            call = ("GET", "/api/posts", {"params": {"per_page": 20, "sort": "-created_at"}})
+            method, path, params = "GET", "/api/posts", {"per_page": 20, "sort": "-created_at"}
         elif roll < 0.90:
+            method, path = "POST", "/api/items"
             body = {"name": f"{marker} {rng.randrange(10**6)}", "price": rng.randrange(100)}
-            call = ("POST", "/api/items", {"json": body, "headers": headers})
         else:
+            method, path = "POST", "/api/posts"
             body = {"title": f"{marker} post", "content": "soak " * rng.randrange(1, 50)}
-            call = ("POST", "/api/posts", {"json": body, "headers": headers})
-        method, path, kwargs = call
         started = time.perf_counter()
         try:
-            response = session.request(method, self.gateway + path, timeout=30, **kwargs)
+            response = session.request(
+                method,
+                self.gateway + path,
+                params=params,
+                json=body,
+                headers=headers if method == "POST" else None,
+                timeout=30,
+            )
         except requests.RequestException as exc:
             with self.tally.lock:
                 self.tally.errors[type(exc).__name__] += 1
@@ -209,11 +217,11 @@ class Workload:
                     self.item_ids.append(response.json()["id"])
 
     def rows_held(self) -> dict[str, int]:
-        held = {}
+        held: dict[str, int] = {}
         for kind in ("items", "posts"):
             response = requests.get(
                 f"{self.gateway}/api/{kind}",
-                params={"q": f"soak-{self.run_id}", "per_page": 1},
+                params={"q": f"soak-{self.run_id}", "per_page": "1"},
                 timeout=60,
             )
             response.raise_for_status()
