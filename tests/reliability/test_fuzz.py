@@ -85,6 +85,7 @@ def test_fuzz_openapi_document(
             str(tmp_path),
         ],
         env=env,
+        cwd=tmp_path,  # Schemathesis keeps a cache in its working directory
         capture_output=True,
         text=True,
         timeout=240,
