@@ -26,7 +26,7 @@ from conftest import (
 from faultproxy import FaultProxy
 
 READ_TIMEOUT = 2.0  # the gateway's UPSTREAM_READ_TIMEOUT in this stack
-CIRCUIT_RESET_SECONDS = 3.0
+CIRCUIT_RESET_SECONDS = 5.0
 
 
 @pytest.fixture(scope="module")
@@ -188,11 +188,13 @@ def test_circuit_opens_on_failures_and_closes_when_the_upstream_is_back(
     body = assert_problem(shed, 503)
     assert "auth" in body["detail"]
     assert 1 <= int(shed.headers["Retry-After"]) <= CIRCUIT_RESET_SECONDS + 1
-    # While open, the upstream is left alone: no new connection reaches it.
+    # While open, the upstream is left alone: calls are shed without a connection. Only a
+    # worker whose reset time runs out meanwhile may send its one half-open probe (a GET,
+    # tried twice), which fails and opens that circuit again.
     seen = auth.connections_seen
-    for _ in range(10):
-        assert requests.get(jwks, timeout=20).status_code == 503
-    assert auth.connections_seen == seen
+    shed_statuses = [requests.get(jwks, timeout=20).status_code for _ in range(10)]
+    assert shed_statuses.count(503) >= 8, shed_statuses
+    assert auth.connections_seen - seen <= 4, auth.connections_seen - seen
 
     auth.set_mode("pass")
     # After the reset time a probe goes through, succeeds, and the circuit closes: in every
