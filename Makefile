@@ -41,3 +41,9 @@ migrate: install  ## apply every service's migrations to its database
 
 clean:  ## remove local state (databases, keys, Redis files) and virtualenvs
 	rm -rf var .venv .venvs .tools
+
+# -- browser: hosted pages, cookie sessions and the console in headless Chromium -----------
+.PHONY: test-browser
+test-browser: install  ## browser tests in Debian's headless Chromium (installs it when missing)
+	@scripts/install-browser.sh
+	@.venv/bin/python -m pytest tests/browser -p no:cacheprovider
