@@ -11,7 +11,7 @@ from shared.problems import init_problem_handlers
 from shared.testing import TokenFactory
 from shared.tokens import JwksCache
 
-CSRF = "5e0d3c1a-csrf-value"
+CSRF = "5e0d3c1a0f9e4b7c8d6a5f4e3d2c1b0a"
 
 
 @pytest.fixture
@@ -40,7 +40,7 @@ def client(factory: TokenFactory):
 
 @pytest.fixture
 def cookie(factory: TokenFactory) -> str:
-    return factory.token(7, "bob", csrf=CSRF)
+    return factory.token(7, "bob", jti=CSRF)
 
 
 def test_cookie_authenticates_a_safe_request(client, cookie):

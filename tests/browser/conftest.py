@@ -38,7 +38,8 @@ PASSWORD = "correct horse battery staple"
 
 def _load_e2e_fixtures():
     # The end-to-end conftest owns RunningStack; load that file itself rather than copy it.
-    spec = importlib.util.spec_from_file_location("e2e_fixtures", HERE.parent / "e2e" / "conftest.py")
+    path = HERE.parent / "e2e" / "conftest.py"
+    spec = importlib.util.spec_from_file_location("e2e_fixtures", path)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)

@@ -36,5 +36,7 @@ def test_unlisted_origin_is_blocked_by_the_browser(
     assert "Failed to fetch" in result["error"]
     screenshot(page, "cors-unlisted-origin")
     # The preflight was refused, so the request itself never reached the API.
-    mine = requests.get(f"{gateway}/api/items", params={"q": static_site.unlisted_origin}, timeout=10)
+    mine = requests.get(
+        f"{gateway}/api/items", params={"q": static_site.unlisted_origin}, timeout=10
+    )
     assert mine.json() == []

@@ -1,11 +1,13 @@
 """Browser sessions: the access token in an HttpOnly cookie, guarded by a CSRF double submit.
 
-Auth's hosted login page sets the cookies with flask-jwt-extended (its default names and
-its `csrf` claim). A cookie is sent by the browser on its own, so a request that changes
-something and authenticates with the cookie must also repeat the token's `csrf` claim in
-the X-CSRF-TOKEN header (scripts read it from the csrf_access_token cookie) or in the
-csrf_access_token form field (server-rendered forms): a page on another site can do
-neither. A bearer token is never sent on its own, so it needs no such check.
+Auth's hosted login page sets the cookies; the scheme is flask-jwt-extended's double submit
+(its cookie names and header). A cookie is sent by the browser on its own, so a request
+that changes something and authenticates with the cookie must also repeat the token's CSRF
+value in the X-CSRF-TOKEN header (scripts read it from the readable csrf_access_token
+cookie) or in the csrf_access_token form field (server-rendered forms): a page on another
+site can do neither. The value is the access token's own `jti`: random, bound to that one
+token, and not a credential by itself. A bearer token is never sent by the browser on its
+own, so it needs no such check.
 """
 
 from __future__ import annotations
@@ -41,11 +43,16 @@ def submitted_csrf() -> str | None:
     return value or None
 
 
+def csrf_value(claims: dict[str, Any]) -> str:
+    """What a page must send back with an unsafe request authenticated by this token."""
+    return str(claims["jti"])
+
+
 def check_csrf(claims: dict[str, Any]) -> None:
     """Refuse an unsafe request whose cookie credential is not backed by the CSRF value."""
     if request.method in SAFE_METHODS:
         return
-    expected = claims.get("csrf")
+    expected = claims.get("jti")
     submitted = submitted_csrf()
     if not isinstance(expected, str) or submitted is None:
         raise Problem(403, "A request authenticated by cookie must send its CSRF token.")

@@ -8,7 +8,7 @@ from typing import Any
 
 from flask import Flask
 
-from auth_service import accounts, cli, sessions
+from auth_service import accounts, cli, sessions, web
 from auth_service.config import load_config
 from auth_service.extensions import db, jwt_manager, migrate
 from auth_service.keys import ALGORITHM, load_key_ring
@@ -33,6 +33,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         health_blueprint({"database": database_check(db), "redis": redis_check(get_redis)})
     )
     cli.init_app(app)
+    web.init_app(app)
     return app
 
 
