@@ -29,7 +29,7 @@ test-e2e: install  ## only the end-to-end tests
 lint: install  ## ruff and mypy over every package
 	@$(UV) run --frozen ruff check .
 	@$(UV) run --frozen ruff format --check .
-	@$(UV) run --frozen mypy shared/src services/auth/src services/content/src services/gateway/src
+	@$(UV) run --frozen mypy shared/src services/auth/src services/content/src services/gateway/src scripts
 
 fmt: install  ## format and sort imports
 	@$(UV) run --frozen ruff check --fix .

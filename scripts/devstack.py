@@ -17,6 +17,7 @@ import time
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -81,9 +82,7 @@ class Stack:
         self._configure_env()
         if "REDIS_URL" not in os.environ:
             self._start_redis()
-        for service in SERVICES:
-            if service.migrates:
-                self._migrate(service)
+        self._migrate([s for s in SERVICES if s.migrates])
         for service in SERVICES:
             self._start_gunicorn(service)
         gateway = f"http://127.0.0.1:{port_of(SERVICES[2])}"
@@ -104,7 +103,7 @@ class Stack:
         env.setdefault("AUTH_DATABASE_URL", f"sqlite:///{data_dir / 'auth.sqlite3'}")
         env.setdefault("CONTENT_DATABASE_URL", f"sqlite:///{data_dir / 'content.sqlite3'}")
 
-    def _output(self, name: str) -> int | object:
+    def _output(self, name: str) -> BinaryIO | None:
         if self.log_dir is None:
             return None  # inherit: logs go to this terminal
         self.log_dir.mkdir(parents=True, exist_ok=True)
@@ -140,19 +139,27 @@ class Stack:
             time.sleep(0.05)
         log(f"redis    redis://127.0.0.1:{port}/0 (embedded)")
 
-    def _migrate(self, service: Service) -> None:
-        log(f"applying {service.name} migrations")
-        out = self._output(f"{service.name}-migrate")
-        try:
-            subprocess.run(  # noqa: S603 - our own fixed command line
+    def _migrate(self, services: list[Service]) -> None:
+        """Apply every service's migrations; each has its own database, so they run at once."""
+        running = []
+        for service in services:
+            log(f"applying {service.name} migrations")
+            out = self._output(f"{service.name}-migrate")
+            process = subprocess.Popen(  # noqa: S603 - our own fixed command line
                 [str(BIN / "flask"), "--app", service.module, "db", "upgrade"],
                 env={**self.env, "LOG_LEVEL": "WARNING"},
-                check=True,
-                stdout=out,  # type: ignore[arg-type]
+                stdout=out,
+                stderr=subprocess.STDOUT if out is not None else None,
             )
-        finally:
-            if hasattr(out, "close"):
+            running.append((service, process, out))
+        failed = []
+        for service, process, out in running:
+            if process.wait() != 0:
+                failed.append(service.name)
+            if out is not None:
                 out.close()
+        if failed:
+            raise RuntimeError(f"migrations failed for {', '.join(failed)}")
 
     def _start_gunicorn(self, service: Service) -> None:
         args = [
@@ -172,10 +179,12 @@ class Stack:
         process = subprocess.Popen(  # noqa: S603 - our own fixed command line
             args,
             env=self.env,
-            stdout=out,  # type: ignore[arg-type]
+            stdout=out,
             stderr=subprocess.STDOUT if out is not None else None,
             start_new_session=True,  # Ctrl-C reaches us only; we stop children in order
         )
+        if out is not None:
+            out.close()  # the child holds its own copy
         self.processes[name] = process
         (self.run_dir / f"{name}.pid").write_text(str(process.pid))
 

@@ -27,7 +27,7 @@ def test_stopped_content_gives_502_quickly(own_stack):
     assert response.status_code == 502
     assert response.headers["Content-Type"].startswith("application/problem+json")
     assert response.json()["status"] == 502
-    assert elapsed < 3
+    assert elapsed < 5, f"502 took {elapsed:.1f} s"
     ready = requests.get(f"{own_stack.gateway}/readyz", timeout=10)
     assert ready.status_code == 503
     assert "content" in ready.json()["detail"]
