@@ -7,6 +7,7 @@ from typing import Any
 
 from flask import Flask
 
+from gateway_service import console
 from gateway_service.config import load_config
 from gateway_service.routes import routing_blueprint, upstream_clients, upstream_ready
 from shared.health import health_blueprint
@@ -24,4 +25,5 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         )
     )
     app.register_blueprint(routing_blueprint(app))
+    console.init_app(app)
     return app

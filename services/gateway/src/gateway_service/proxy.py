@@ -116,7 +116,8 @@ def _relay(upstream_response: requests.Response, upstream: str) -> Response:
         return problem_response(status, f"The {upstream} service answered {status}.")
     drop = HOP_BY_HOP | _named_in_connection(upstream_response.headers)
     # The body is relayed as received (still encoded), so its length and encoding stand.
-    headers = [(k, v) for k, v in upstream_response.headers.items() if k.lower() not in drop]
+    # raw.headers keeps repeated headers apart: several Set-Cookie must stay several.
+    headers = [(k, v) for k, v in upstream_response.raw.headers.items() if k.lower() not in drop]
     body = upstream_response.raw.stream(CHUNK, decode_content=False)
     response = Response(_closing(body, upstream_response), status=status, headers=headers)
     return response

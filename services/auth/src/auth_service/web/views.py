@@ -76,16 +76,15 @@ def sign_in_first(next_path: str) -> Response:
 
 
 def render(template: str, form: FlaskForm, **context: Any) -> Page:
-    """The page, with 400 when its CSRF token was refused and 422 for other field errors."""
-    status = 200
-    if form.is_submitted():
-        csrf_field = getattr(form, "csrf_token", None)
-        if csrf_field is not None and csrf_field.errors:
-            status = 400
-            context.setdefault("errors", []).append(CSRF_REFUSED)
-        elif form.errors or context.get("errors"):
-            status = 422
-    return render_template(template, form=form, password_rule=PASSWORD_RULE, **context), status
+    """The page, with a refused CSRF token said at the top of the form.
+
+    Always 200: the gateway turns every error status into problem+json for API clients,
+    and a person needs the form back, with the errors beside the fields.
+    """
+    csrf_field = getattr(form, "csrf_token", None)
+    if form.is_submitted() and csrf_field is not None and csrf_field.errors:
+        context.setdefault("errors", []).append(CSRF_REFUSED)
+    return render_template(template, form=form, password_rule=PASSWORD_RULE, **context), 200
 
 
 def add_field_errors(form: FlaskForm, problem: Problem) -> list[str]:
