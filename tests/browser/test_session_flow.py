@@ -44,6 +44,7 @@ def test_register_log_in_write_edit_and_log_out(
     assert cookies["access_token_cookie"]["sameSite"] == "Lax"
     assert cookies["refresh_token_cookie"]["httpOnly"]
     assert "access_token_cookie" not in page.evaluate("document.cookie")
+    screenshot(page, "console-home")
 
     # Write a post and see it.
     page.get_by_role("link", name="Write a post").click()
@@ -116,9 +117,11 @@ def test_register_log_in_write_edit_and_log_out(
     assert status == 401
 
 
-def test_protected_page_sends_you_to_log_in_and_back(page, gateway, new_user):
+def test_protected_page_sends_you_to_log_in_and_back(page, gateway, new_user, screenshot):
+    page.set_viewport_size({"width": 390, "height": 844})  # a phone
     page.goto(f"{gateway}/console/profile")
     expect(page).to_have_url(f"{gateway}/auth/web/login?next=%2Fconsole%2Fprofile")
+    screenshot(page, "login-phone")
     register(page, gateway, new_user)
     page.goto(f"{gateway}/console/posts/new")
     expect(page).to_have_url(f"{gateway}/auth/web/login?next=%2Fconsole%2Fposts%2Fnew")
