@@ -33,6 +33,7 @@ def test_pages_render_with_labels_and_a_csrf_token(client):
         assert page.mimetype == "text/html"
         assert b'<label class="field-label" for="username">' in page.data
         assert b'name="viewport"' in page.data
+        assert "frame-ancestors 'none'" in page.headers["Content-Security-Policy"]
         csrf_of(page.data)
 
 

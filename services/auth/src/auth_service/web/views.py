@@ -30,8 +30,10 @@ from shared.auth import token_verifier
 from shared.cookie_auth import ACCESS_COOKIE, REFRESH_COOKIE, REFRESH_CSRF_COOKIE, check_csrf
 from shared.problems import Problem
 from shared.tokens import InvalidToken, Principal, RevocationUnavailable, principal_from_claims
+from shared.webui import protect_pages
 
 bp = Blueprint("web", __name__, template_folder="templates")
+protect_pages(bp)
 
 
 @bp.context_processor

@@ -6,8 +6,10 @@ from flask import Blueprint
 
 from gateway_service.console.rendering import Page, page
 from gateway_service.console.upstream import call
+from shared.webui import protect_pages
 
 bp = Blueprint("console_pages", __name__, template_folder="templates")
+protect_pages(bp)
 
 LATEST = {"page": 1, "per_page": 5, "sort": "-created_at"}
 

@@ -14,8 +14,10 @@ from gateway_service.console.rendering import Page, page
 from gateway_service.console.resources import show_errors
 from gateway_service.console.session import require_viewer
 from gateway_service.console.upstream import Unavailable, call
+from shared.webui import protect_pages
 
 bp = Blueprint("console_profile", __name__, template_folder="templates")
+protect_pages(bp)
 
 EXPORT_PAGE_SIZE = 100
 # A bound on the export's walk through every item (content has no owner filter): 20,000.

@@ -16,6 +16,7 @@ from gateway_service.console.rendering import Page, message, page
 from gateway_service.console.session import require_viewer, viewer
 from gateway_service.console.upstream import call, detail, field_errors
 from shared.tokens import Principal
+from shared.webui import protect_pages
 
 PER_PAGE = 10
 
@@ -45,6 +46,7 @@ def may_change(principal: Principal | None, resource: dict[str, Any], kind: Kind
 
 def crud_blueprint(kind: Kind) -> Blueprint:
     bp = Blueprint(f"console_{kind.plural}", __name__, template_folder="templates")
+    protect_pages(bp)
     endpoint = f"console_{kind.plural}"
 
     @bp.get("/")
