@@ -8,10 +8,10 @@ from urllib.parse import urlencode, urlsplit
 from flask import g, redirect, request
 from werkzeug.wrappers import Response
 
-from shared.auth import authenticate, optional_auth
-from shared.cookie_auth import ACCESS_COOKIE, REFRESH_CSRF_COOKIE, csrf_value
+from shared.auth import authenticate, token_verifier
+from shared.cookie_auth import ACCESS_COOKIE, REFRESH_CSRF_COOKIE, access_cookie, csrf_value
 from shared.problems import Problem
-from shared.tokens import Principal
+from shared.tokens import InvalidToken, Principal, RevocationUnavailable, principal_from_claims
 
 LOGIN = "/auth/web/login"
 REFRESH = "/auth/web/refresh"
@@ -26,10 +26,23 @@ class Refused(Exception):
 
 
 def viewer() -> Principal | None:
-    """The signed-in user, or None (a stale cookie reads as signed out)."""
+    """Whom the pages are shown to, by the access cookie (a stale one reads as signed out).
+
+    Only for showing; a form post is authorised by require_viewer, with its CSRF check.
+    """
     if "console_viewer" not in g:
-        g.console_viewer = optional_auth() if request.method in ("GET", "HEAD") else None
+        g.console_viewer = _cookie_principal()
     return g.console_viewer
+
+
+def _cookie_principal() -> Principal | None:
+    token = access_cookie()
+    if token is None:
+        return None
+    try:
+        return principal_from_claims(token_verifier().verify(token))
+    except (InvalidToken, RevocationUnavailable):
+        return None
 
 
 def require_viewer() -> Principal:
