@@ -98,6 +98,12 @@ def test_register_log_in_write_edit_and_log_out(
     assert [p["title"] for p in exported["posts"]] == ["Hello again, edited"]
     assert [i["name"] for i in exported["items"]] == ["Desk lamp"]
 
+    # Delete the item again, from its own page.
+    page.goto(f"{gateway}/console/items/{exported['items'][0]['id']}")
+    page.get_by_role("button", name="Delete").click()
+    expect(page.get_by_text("The item is deleted.")).to_be_visible()
+    expect(page.get_by_role("link", name="Desk lamp")).to_have_count(0)
+
     page.goto(f"{gateway}/auth/web/password")
     expect(page.get_by_role("heading", name="Change your password")).to_be_visible()
     screenshot(page, "password")
