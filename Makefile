@@ -42,6 +42,18 @@ migrate: install  ## apply every service's migrations to its database
 clean:  ## remove local state (databases, keys, Redis files) and virtualenvs
 	rm -rf var .venv .venvs .tools
 
+# --- content: PostgreSQL tests and the list benchmark --------------------------------------
+.PHONY: test-postgres bench-content
+
+test-postgres: install  ## auth, content and e2e tests on a throwaway PostgreSQL 15 cluster
+	@scripts/test-postgres.sh
+
+# `bench` may have other parts (rules without a recipe only add prerequisites).
+bench: bench-content
+
+bench-content: install  ## list-page latency at 1,000 and 100,000 posts -> docs/benchmarks.md
+	@$(PY) scripts/bench_content.py
+
 # -- browser: hosted pages, cookie sessions and the console in headless Chromium -----------
 .PHONY: test-browser
 test-browser: install  ## browser tests in Debian's headless Chromium (installs it when missing)

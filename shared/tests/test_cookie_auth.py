@@ -40,7 +40,7 @@ def client(factory: TokenFactory):
 
 @pytest.fixture
 def cookie(factory: TokenFactory) -> str:
-    return factory.token(7, "bob", jti=CSRF)
+    return factory.token(7, "bob", csrf=CSRF)
 
 
 def test_cookie_authenticates_a_safe_request(client, cookie):
@@ -94,3 +94,8 @@ def test_a_stale_cookie_reads_public_pages_as_anonymous(client, factory):
 def test_a_valid_cookie_identifies_the_reader_of_public_pages(client, cookie):
     client.set_cookie(ACCESS_COOKIE, cookie)
     assert client.get("/public").json == {"id": 7}
+
+
+def test_a_token_without_a_csrf_claim_is_bound_by_its_jti(client, factory):
+    client.set_cookie(ACCESS_COOKIE, factory.token(7, "bob", jti=CSRF))
+    assert client.post("/private", headers={CSRF_HEADER: CSRF}).status_code == 200

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from conftest import PASSWORD, bearer
 
 
 def test_register_returns_the_account(client):
@@ -67,3 +68,77 @@ def test_me_needs_a_valid_access_token(client, register, login):
     assert client.get("/auth/me").status_code == 401
     refresh_as_access = {"Authorization": f"Bearer {pair['refresh_token']}"}
     assert client.get("/auth/me", headers=refresh_as_access).status_code == 401
+
+
+def test_me_carries_an_etag(client, register, login):
+    register()
+    headers = bearer(login()["access_token"])
+    first = client.get("/auth/me", headers=headers)
+    assert first.headers["ETag"]
+    again = client.get("/auth/me", headers={**headers, "If-None-Match": first.headers["ETag"]})
+    assert again.status_code == 304
+
+
+def test_password_change_revokes_the_other_sessions_only(client, register, login):
+    register()
+    here, elsewhere = login(), login()
+    response = client.put(
+        "/auth/me/password",
+        json={"current_password": PASSWORD, "new_password": "a brand new passphrase"},
+        headers=bearer(here["access_token"]),
+    )
+    assert response.status_code == 204
+    assert client.get("/auth/me", headers=bearer(elsewhere["access_token"])).status_code == 401
+    assert (
+        client.post("/auth/refresh", headers=bearer(elsewhere["refresh_token"])).status_code == 401
+    )
+    assert client.get("/auth/me", headers=bearer(here["access_token"])).status_code == 200
+    assert client.post("/auth/refresh", headers=bearer(here["refresh_token"])).status_code == 200
+    assert (
+        client.post("/auth/login", json={"username": "alice", "password": PASSWORD}).status_code
+        == 401
+    )
+    login(password="a brand new passphrase")
+
+
+@pytest.mark.parametrize(
+    ("body", "status"),
+    [
+        ({"current_password": "wrong password", "new_password": "a brand new passphrase"}, 401),
+        ({"current_password": PASSWORD, "new_password": "short"}, 422),
+        ({"current_password": PASSWORD, "new_password": "password123"}, 422),
+        ({"new_password": "a brand new passphrase"}, 422),
+        ({"current_password": PASSWORD, "new_password": "a brand new one", "x": 1}, 422),
+    ],
+)
+def test_password_change_failures(client, register, login, body, status):
+    register()
+    headers = bearer(login()["access_token"])
+    response = client.put("/auth/me/password", json=body, headers=headers)
+    assert response.status_code == status
+    assert response.mimetype == "application/problem+json"
+    login()  # the password is unchanged
+
+
+def test_delete_me_needs_the_password_and_revokes_everything(app, client, register, login):
+    account = register()
+    pair, other = login(), login()
+    headers = bearer(pair["access_token"])
+    assert (
+        client.delete("/auth/me", json={"password": "wrong password"}, headers=headers).status_code
+        == 401
+    )
+    assert client.delete("/auth/me", headers=headers).status_code == 415
+    assert client.delete("/auth/me", json={}, headers=headers).status_code == 422
+    assert (
+        client.delete("/auth/me", json={"password": PASSWORD}, headers=headers).status_code == 204
+    )
+    for token in (pair["access_token"], other["access_token"]):
+        assert client.get("/auth/me", headers=bearer(token)).status_code == 401
+    assert client.post("/auth/refresh", headers=bearer(other["refresh_token"])).status_code == 401
+    assert (
+        client.post("/auth/login", json={"username": "alice", "password": PASSWORD}).status_code
+        == 401
+    )
+    # The name is free again, and the id is never handed out twice.
+    assert register()["id"] != account["id"]

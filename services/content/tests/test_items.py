@@ -123,3 +123,68 @@ def test_revoked_token_is_refused(client, auth_headers, redis_server, tokens):
     jti = jwt.decode(token, options={"verify_signature": False})["jti"]
     redis_server.set(f"revoked:jti:{jti}", "1")
     assert client.post("/api/items", json=NEW_ITEM, headers=headers).status_code == 401
+
+
+def test_price_filters_are_inclusive_and_q_matches_name_or_description(client, auth_headers):
+    for name, price, description in (
+        ("Lamp", 10, "desk"),
+        ("Chair", 20, "lamp-side"),
+        ("Desk", 30.5, ""),
+    ):
+        create(client, auth_headers, name=name, price=price, description=description)
+    names = lambda query: sorted(i["name"] for i in client.get(f"/api/items?{query}").get_json())  # noqa: E731
+    assert names("min_price=20") == ["Chair", "Desk"]
+    assert names("max_price=20") == ["Chair", "Lamp"]
+    assert names("min_price=10&max_price=20") == ["Chair", "Lamp"]
+    assert names("min_price=30.5&max_price=30.5") == ["Desk"]
+    assert names("q=LAMP") == ["Chair", "Lamp"]
+    assert names("q=lamp&max_price=15") == ["Lamp"]
+    response = client.get("/api/items?min_price=15")
+    assert response.headers["X-Total-Count"] == "2"
+
+
+@pytest.mark.parametrize(
+    ("query", "fields"),
+    [
+        ("min_price=abc", ["min_price"]),
+        ("max_price=-1", ["max_price"]),
+        ("min_price=nan&max_price=inf", ["min_price", "max_price"]),
+        ("min_price=5&max_price=1", ["min_price"]),
+        ("sort=owner_id", ["sort"]),
+        ("per_page=100&page=abc", ["page"]),
+    ],
+)
+def test_bad_item_filters(client, query, fields):
+    response = client.get(f"/api/items?{query}")
+    assert response.status_code == 422
+    assert [e["field"] for e in response.get_json()["errors"]] == fields
+
+
+@pytest.mark.parametrize(
+    ("body", "fields"),
+    [
+        ({"name": "ok", "price": 1.005}, ["price"]),
+        ({"name": "ok", "price": 10_000_000_000}, ["price"]),
+        ({"name": "ok", "price": True}, ["price"]),
+        ({"name": "ok", "price": 1, "description": "d" * 10_001}, ["description"]),
+        ({"name": " ", "price": -3, "created_at": "x"}, ["name", "price", "created_at"]),
+    ],
+)
+def test_more_item_validation(client, auth_headers, body, fields):
+    response = client.post("/api/items", json=body, headers=auth_headers)
+    assert response.status_code == 422
+    assert [e["field"] for e in response.get_json()["errors"]] == fields
+
+
+def test_item_edges_and_patch_rules(client, auth_headers):
+    item = create(
+        client, auth_headers, name="n" * 100, price=0, description="d" * 10_000
+    ).get_json()
+    url = f"/api/items/{item['id']}"
+    assert (
+        client.patch(url, json={"price": 9_999_999_999.99}, headers=auth_headers).status_code == 200
+    )
+    assert client.patch(url, json={"description": None}, headers=auth_headers).status_code == 422
+    assert client.patch(url, json={"owner_id": 2}, headers=auth_headers).status_code == 422
+    assert client.patch(url, json={}, headers=auth_headers).status_code == 422
+    assert client.get(url).get_json()["owner_id"] == 1

@@ -1,17 +1,22 @@
-"""The auth service: accounts, password hashing, JWT access/refresh tokens and the JWKS."""
+"""The auth service: accounts, password hashing, login sessions, JWTs and the JWKS."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from datetime import timedelta
+import threading
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 
-from auth_service import accounts, cli, sessions, web
+from auth_service import accounts, admin, cli, openapi, sessions, web
+from auth_service.bootstrap import init_bootstrap
 from auth_service.config import load_config
-from auth_service.extensions import db, jwt_manager, migrate
-from auth_service.keys import ALGORITHM, load_key_ring
+from auth_service.extensions import db, migrate
+from auth_service.keys import key_store
+from auth_service.outbox import init_outbox
+from auth_service.passwords import init_passwords
+from auth_service.tokens import init_token_issuing
 from shared.auth import init_token_verifier
 from shared.health import database_check, health_blueprint, redis_check
 from shared.redis_store import get_redis
@@ -23,12 +28,25 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app = Flask(__name__, instance_relative_config=True)
     app.config.update(load_config(config))
     init_service(app)
+    if app.config["TRUSTED_PROXY_COUNT"]:
+        # The gateway's X-Forwarded-For names the client: login throttling counts by it.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=app.config["TRUSTED_PROXY_COUNT"])  # type: ignore[method-assign]
     db.init_app(app)
     migrate.init_app(app, db, directory=app.config["MIGRATIONS_DIR"])
+    init_passwords(app)
     _init_tokens(app)
+    relay = init_outbox(app)
+
+    on_first_request: list[Callable[[], None]] = []
+    init_bootstrap(app, on_first_request)
+    if app.config["OUTBOX_RELAY_ENABLED"]:
+        on_first_request.append(relay.start)
+    run_once_per_worker(app, on_first_request)
 
     app.register_blueprint(accounts.bp, url_prefix="/auth")
     app.register_blueprint(sessions.bp, url_prefix="/auth")
+    app.register_blueprint(admin.bp, url_prefix="/auth")
+    app.register_blueprint(openapi.bp)
     app.register_blueprint(
         health_blueprint({"database": database_check(db), "redis": redis_check(get_redis)})
     )
@@ -38,30 +56,31 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
 
 def _init_tokens(app: Flask) -> None:
-    ring = load_key_ring(app.config, app.instance_path)
-    app.extensions["key_ring"] = ring
-    app.config.update(
-        JWT_ALGORITHM=ALGORITHM,
-        JWT_DECODE_ALGORITHMS=[ALGORITHM],
-        JWT_PRIVATE_KEY=ring.current.private_pem,
-        JWT_ENCODE_ISSUER=app.config["JWT_ISSUER"],
-        JWT_ENCODE_AUDIENCE=app.config["JWT_AUDIENCE"],
-        JWT_DECODE_ISSUER=app.config["JWT_ISSUER"],
-        JWT_DECODE_AUDIENCE=app.config["JWT_AUDIENCE"],
-        JWT_ENCODE_NBF=True,
-        JWT_ACCESS_TOKEN_EXPIRES=timedelta(minutes=app.config["ACCESS_TOKEN_MINUTES"]),
-        JWT_REFRESH_TOKEN_EXPIRES=timedelta(days=app.config["REFRESH_TOKEN_DAYS"]),
-    )
-    jwt_manager.init_app(app)
-
-    @jwt_manager.additional_headers_loader
-    def key_id_header(identity: object) -> dict[str, str]:
-        return {"kid": app.extensions["key_ring"].current.kid}
-
-    @jwt_manager.encode_key_loader
-    def signing_key(identity: object) -> str:
-        return app.extensions["key_ring"].current.private_pem
-
-    # Auth verifies with the same code as every other service, from its own key set.
-    jwks = JwksCache(lambda: app.extensions["key_ring"].jwks(), cooldown=0)
+    store = key_store(app.config, app.instance_path)
+    app.extensions["key_store"] = store
+    init_token_issuing(app)
+    # Auth verifies with the same code as every other service, from its own key set;
+    # re-read as often as the key folder is, so a rotated key verifies at once.
+    jwks = JwksCache(lambda: store.ring().jwks(), cooldown=0, max_age=store.check_every)
     init_token_verifier(app, jwks, RevocationList(get_redis))
+
+
+def run_once_per_worker(app: Flask, actions: list[Callable[[], None]]) -> None:
+    """Run start-up actions at a worker's first request, when the schema is surely there.
+
+    At import or in create_app they would also run in `flask db upgrade`, before the
+    tables exist.
+    """
+    done = threading.Event()
+    lock = threading.Lock()
+
+    @app.before_request
+    def first_request() -> None:
+        if done.is_set():
+            return
+        with lock:
+            if done.is_set():
+                return
+            for action in actions:
+                action()
+            done.set()

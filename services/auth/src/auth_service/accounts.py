@@ -1,13 +1,21 @@
-"""Account endpoints: register and read your own account."""
+"""Your own account: register, read, change the password, delete."""
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, jsonify, url_for
+import logging
+from typing import Any
+
+from flask import Blueprint, Response, jsonify, request
+from sqlalchemy import delete
 from sqlalchemy.exc import IntegrityError
 
+from auth_service import throttle
+from auth_service.etags import conditional_json
 from auth_service.extensions import db
-from auth_service.models import Account
-from auth_service.passwords import hash_password
+from auth_service.login_sessions import revoke_all_tokens, revoke_other_sessions
+from auth_service.models import Account, LoginSession
+from auth_service.outbox import record_event
+from auth_service.passwords import MAX_LENGTH, hash_password, verify_password
 from auth_service.validation import (
     check_email,
     check_known_fields,
@@ -19,6 +27,7 @@ from shared.problems import Problem, ValidationProblem
 from shared.requests_json import json_object
 
 bp = Blueprint("accounts", __name__)
+log = logging.getLogger(__name__)
 
 
 @bp.post("/register")
@@ -26,34 +35,124 @@ def register() -> tuple[Response, int, dict[str, str]]:
     body = json_object()
     errors: list[dict[str, str]] = []
     check_known_fields(body, {"username", "email", "password"}, errors)
-    check_username(body.get("username"), errors)
-    check_email(body.get("email"), errors)
-    check_password(body.get("password"), errors)
+    account = create_account(body.get("username"), body.get("email"), body.get("password"), errors)
+    return jsonify(account.to_public()), 201, {"Location": "/auth/me"}
+
+
+def create_account(
+    username: Any, email: Any, password: Any, errors: list[dict[str, str]] | None = None
+) -> Account:
+    """Check the fields (422), create the account (409 if taken) and its account event.
+
+    The API's register and the hosted register page both come here.
+    """
+    errors = list(errors or [])
+    check_username(username, errors)
+    check_email(email, errors)
+    check_password(password, errors)
     if errors:
         raise ValidationProblem(errors)
-    username, email = body["username"], body["email"].strip().lower()
     account = Account(
         username=username,
         username_key=username.lower(),
-        email=email,
-        password_hash=hash_password(body["password"]),
+        email=email.strip().lower(),
+        password_hash=hash_password(password),
         roles=[],
     )
     db.session.add(account)
     try:
+        db.session.flush()  # assigns the id the event carries
+        record_event("account.created", account)
         db.session.commit()
     except IntegrityError as exc:
         db.session.rollback()
         raise Problem(409, "That username or email is already taken.") from exc
-    location = url_for("accounts.me", _external=False)
-    return jsonify(account.to_public()), 201, {"Location": f"{location}"}
+    return account
+
+
+def signed_in_account() -> Account:
+    principal = current_principal()
+    account = db.session.get(Account, principal.id) if principal else None
+    if account is None or account.disabled:
+        raise Problem(401, "The account no longer exists.", headers={"WWW-Authenticate": "Bearer"})
+    return account
+
+
+def _require_password(account: Account, password: object, field: str) -> None:
+    """Re-check the password for a sensitive change, throttled like a login."""
+    if not isinstance(password, str) or not password:
+        raise ValidationProblem([{"field": field, "message": "required"}])
+    address = request.remote_addr or "unknown"
+    throttle.check(account.username_key, address)
+    if len(password) > MAX_LENGTH or not verify_password(account.password_hash, password):
+        throttle.record_failure(account.username_key, address)
+        raise Problem(401, "The password is incorrect.", headers={"WWW-Authenticate": "Bearer"})
 
 
 @bp.get("/me")
 @require_auth
 def me() -> Response:
+    return conditional_json(signed_in_account().to_public())
+
+
+@bp.put("/me/password")
+@require_auth
+def change_password() -> tuple[str, int]:
+    account = signed_in_account()
+    body = json_object()
+    errors: list[dict[str, str]] = []
+    check_known_fields(body, {"current_password", "new_password"}, errors)
     principal = current_principal()
-    account = db.session.get(Account, principal.id) if principal else None
-    if account is None or account.disabled:
-        raise Problem(401, "The account no longer exists.")
-    return jsonify(account.to_public())
+    assert principal is not None
+    set_password(
+        account,
+        body.get("current_password"),
+        body.get("new_password"),
+        principal.claims.get("sid"),
+        errors,
+    )
+    return "", 204
+
+
+def set_password(
+    account: Account,
+    current: Any,
+    new: Any,
+    keep_sid: str | None,
+    errors: list[dict[str, str]] | None = None,
+) -> None:
+    """Change the password (422 if unfit, 401 if `current` is wrong); end other sessions.
+
+    The API and the hosted password page both come here.
+    """
+    errors = list(errors or [])
+    check_password(new, errors, "new_password")
+    if errors:
+        raise ValidationProblem(errors)
+    _require_password(account, current, "current_password")
+    account.password_hash = hash_password(new)
+    db.session.commit()
+    # Whoever else holds a session (perhaps the reason for the change) is signed out.
+    revoke_other_sessions(account.id, keep_sid)
+    log.info("password changed", extra={"account_id": account.id})
+
+
+@bp.delete("/me")
+@require_auth
+def delete_me() -> tuple[str, int]:
+    account = signed_in_account()
+    body = json_object()
+    errors: list[dict[str, str]] = []
+    check_known_fields(body, {"password"}, errors)
+    if errors:
+        raise ValidationProblem(errors)
+    _require_password(account, body.get("password"), "password")
+    account_id = account.id
+    record_event("account.deleted", account)
+    # Explicitly: SQLite does not enforce the foreign key's ON DELETE CASCADE by default.
+    db.session.execute(delete(LoginSession).where(LoginSession.account_id == account_id))
+    db.session.delete(account)
+    db.session.commit()
+    revoke_all_tokens(account_id)
+    log.info("account deleted", extra={"account_id": account_id})
+    return "", 204

@@ -1,34 +1,13 @@
-"""Command-line commands: `flask --app auth_service create-admin` and key management."""
+"""Command-line commands: `flask --app auth_service create-admin` and `rotate-keys`."""
 
 from __future__ import annotations
 
 import click
-from flask import Flask
+from flask import Flask, current_app
 
-from auth_service.extensions import db
-from auth_service.models import Account
-from auth_service.passwords import hash_password
-
-
-def ensure_admin(username: str, email: str, password: str) -> Account:
-    """Create the admin account if missing, or grant the admin role to an existing one."""
-    key = username.lower()
-    account = db.session.execute(
-        db.select(Account).where(Account.username_key == key)
-    ).scalar_one_or_none()
-    if account is None:
-        account = Account(
-            username=username,
-            username_key=key,
-            email=email.strip().lower(),
-            password_hash=hash_password(password),
-            roles=["admin"],
-        )
-        db.session.add(account)
-    elif "admin" not in (account.roles or []):
-        account.roles = [*account.roles, "admin"]
-    db.session.commit()
-    return account
+from auth_service import keys
+from auth_service.bootstrap import admin_problems, ensure_admin
+from auth_service.tokens import key_store
 
 
 def init_app(app: Flask) -> None:
@@ -38,5 +17,26 @@ def init_app(app: Flask) -> None:
     @click.password_option()
     def create_admin(username: str, email: str, password: str) -> None:
         """Create an account with the admin role (or make an existing one admin)."""
+        problems = admin_problems(username, email, password)
+        if problems:
+            raise click.ClickException("; ".join(problems))
         account = ensure_admin(username, email, password)
         click.echo(f"admin account {account.username} (id {account.id}) is ready")
+
+    @app.cli.command("rotate-keys")
+    def rotate_keys() -> None:
+        """Add a new signing key (it signs from now on) and delete retired keys.
+
+        Running workers pick the new key up within JWT_KEYS_RELOAD_SECONDS; older keys stay
+        in the JWKS until every token they signed has expired.
+        """
+        store = key_store()
+        if store.directory is None:
+            raise click.ClickException(
+                "rotation needs a key folder (JWT_KEYS_DIR); a key from JWT_PRIVATE_KEY is fixed"
+            )
+        current, removed = keys.rotate(store.directory, store.retire_after)
+        click.echo(f"new signing key {current.kid} in {store.directory}")
+        for path in removed:
+            click.echo(f"retired key file removed: {path.name}")
+        current_app.logger.info("signing key rotated", extra={"kid": current.kid})

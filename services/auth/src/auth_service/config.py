@@ -1,4 +1,4 @@
-"""Auth's settings: the shared base plus database, token lifetimes and login throttling."""
+"""Auth's settings: the shared base plus database, keys, token lifetimes, hashing and throttling."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from shared.config import build_config, env_int, env_str
+from shared.config import build_config, env_bool, env_float, env_int, env_str
 
 SERVICE_ROOT = Path(__file__).resolve().parents[2]
 REPO_ROOT = SERVICE_ROOT.parents[1]
@@ -14,15 +14,40 @@ REPO_ROOT = SERVICE_ROOT.parents[1]
 
 def load_config(overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
     default_db = f"sqlite:///{REPO_ROOT / 'var' / 'auth.sqlite3'}"
+    testing = (overrides or {}).get("APP_ENV", env_str("APP_ENV")) == "testing"
     defaults = {
         "SQLALCHEMY_DATABASE_URI": env_str("AUTH_DATABASE_URL", default_db),
         "MIGRATIONS_DIR": str(SERVICE_ROOT / "migrations"),
+        # Signing keys: a folder of PEM files (rotatable) or one PEM in the environment.
         "JWT_KEYS_DIR": env_str("JWT_KEYS_DIR"),
         "JWT_PRIVATE_KEY_PEM": env_str("JWT_PRIVATE_KEY"),
+        "JWT_KEYS_RELOAD_SECONDS": env_float("JWT_KEYS_RELOAD_SECONDS", 5.0),
+        "JWKS_MAX_AGE": 60,
         "ACCESS_TOKEN_MINUTES": env_int("ACCESS_TOKEN_MINUTES", 15),
         "REFRESH_TOKEN_DAYS": env_int("REFRESH_TOKEN_DAYS", 14),
+        "REFRESH_REUSE_GRACE_SECONDS": env_float("REFRESH_REUSE_GRACE_SECONDS", 10.0),
+        "SERVICE_TOKEN_SECONDS": 60,
+        # OWASP Password Storage Cheat Sheet: argon2id, 19 MiB, 2 iterations, 1 lane.
+        "ARGON2_TIME_COST": env_int("ARGON2_TIME_COST", 2),
+        "ARGON2_MEMORY_KIB": env_int("ARGON2_MEMORY_KIB", 19 * 1024),
+        "ARGON2_PARALLELISM": env_int("ARGON2_PARALLELISM", 1),
+        # Login throttling: failures counted in Redis over a fixed window.
+        "LOGIN_MAX_FAILURES_PER_ACCOUNT": env_int("LOGIN_MAX_FAILURES_PER_ACCOUNT", 5),
+        "LOGIN_MAX_FAILURES_PER_ADDRESS": env_int("LOGIN_MAX_FAILURES_PER_ADDRESS", 50),
+        "LOGIN_FAILURE_WINDOW_SECONDS": env_int("LOGIN_FAILURE_WINDOW_SECONDS", 900),
+        # Proxies in front of auth whose X-Forwarded-For is trusted (the gateway sets it).
+        "TRUSTED_PROXY_COUNT": env_int("TRUSTED_PROXY_COUNT", 1),
+        # The outbox relay that delivers account events to content.
+        "OUTBOX_RELAY_ENABLED": env_bool("OUTBOX_RELAY_ENABLED", not testing),
+        "OUTBOX_POLL_SECONDS": env_float("OUTBOX_POLL_SECONDS", 1.0),
+        "OUTBOX_BACKOFF_SECONDS": env_float("OUTBOX_BACKOFF_SECONDS", 1.0),
+        "OUTBOX_MAX_BACKOFF_SECONDS": env_float("OUTBOX_MAX_BACKOFF_SECONDS", 300.0),
         "BOOTSTRAP_ADMIN_USERNAME": env_str("BOOTSTRAP_ADMIN_USERNAME"),
         "BOOTSTRAP_ADMIN_EMAIL": env_str("BOOTSTRAP_ADMIN_EMAIL"),
         "BOOTSTRAP_ADMIN_PASSWORD": env_str("BOOTSTRAP_ADMIN_PASSWORD"),
     }
-    return build_config("auth", defaults, overrides)
+    config = build_config("auth", defaults, overrides)
+    if config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        # Several gunicorn workers share one SQLite file: wait for a lock instead of failing.
+        config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {"connect_args": {"timeout": 15}})
+    return config

@@ -1,4 +1,9 @@
-"""The signing key ring: private keys loaded once at start, public keys published as a JWKS."""
+"""Signing keys: parsed once, re-read when their folder changes, published as a JWKS.
+
+A key folder holds one PEM file per key, named for the nanosecond it was made. The newest
+key signs; an older key stays published until every token it signed has expired, that is
+until the key that replaced it is older than the longest token lifetime.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +11,11 @@ import base64
 import fcntl
 import hashlib
 import json
+import os
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,12 +37,13 @@ def _b64url_uint(value: int) -> str:
 @dataclass(frozen=True)
 class SigningKey:
     kid: str
-    private_pem: str
+    private_key: rsa.RSAPrivateKey
     public_jwk: dict[str, str]
     created_at: float
+    path: Path | None = None
 
     @classmethod
-    def from_pem(cls, pem: bytes, created_at: float) -> SigningKey:
+    def from_pem(cls, pem: bytes, created_at: float, path: Path | None = None) -> SigningKey:
         private = serialization.load_pem_private_key(pem, password=None)
         if not isinstance(private, rsa.RSAPrivateKey):
             raise ConfigError("JWT signing keys must be RSA private keys")
@@ -41,10 +51,10 @@ class SigningKey:
         e, n = _b64url_uint(numbers.e), _b64url_uint(numbers.n)
         # RFC 7638 thumbprint as the key id: stable and derived from the key itself.
         canonical = json.dumps({"e": e, "kty": "RSA", "n": n}, separators=(",", ":"))
-        kid = base64.urlsafe_b64encode(hashlib.sha256(canonical.encode()).digest())
-        kid_str = kid.rstrip(b"=").decode()
-        jwk = {"kty": "RSA", "use": "sig", "alg": ALGORITHM, "kid": kid_str, "n": n, "e": e}
-        return cls(kid_str, pem.decode(), jwk, created_at)
+        digest = hashlib.sha256(canonical.encode()).digest()
+        kid = base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+        jwk = {"kty": "RSA", "use": "sig", "alg": ALGORITHM, "kid": kid, "n": n, "e": e}
+        return cls(kid, private, jwk, created_at, path)
 
 
 def generate_pem() -> bytes:
@@ -57,12 +67,23 @@ def generate_pem() -> bytes:
 
 
 class KeyRing:
-    """Keys newest first; the newest signs, all are published until retired."""
+    """Keys newest first: the newest signs, the others verify until they retire."""
 
-    def __init__(self, keys: list[SigningKey]) -> None:
+    def __init__(
+        self, keys: list[SigningKey], retire_after: float, now: float | None = None
+    ) -> None:
         if not keys:
             raise ConfigError("no JWT signing key is available")
-        self.keys = sorted(keys, key=lambda k: k.created_at, reverse=True)
+        ordered = sorted(keys, key=lambda k: k.created_at, reverse=True)
+        now = time.time() if now is None else now
+        self.keys = [ordered[0]]
+        self.retired: list[SigningKey] = []
+        for older, successor in zip(ordered[1:], ordered, strict=False):
+            # The older key stopped signing when its successor appeared.
+            if now - successor.created_at > retire_after:
+                self.retired.append(older)
+            else:
+                self.keys.append(older)
 
     @property
     def current(self) -> SigningKey:
@@ -72,50 +93,120 @@ class KeyRing:
         return {"keys": [k.public_jwk for k in self.keys]}
 
 
-def load_key_dir(directory: Path) -> list[SigningKey]:
-    keys = []
-    for path in sorted(directory.glob("*.pem")):
-        keys.append(SigningKey.from_pem(path.read_bytes(), path.stat().st_mtime))
-    return keys
+def _created_at(path: Path) -> float:
+    try:
+        return int(path.stem) / 1e9
+    except ValueError:
+        return path.stat().st_mtime  # a key file an operator named by hand
+
+
+class KeyStore:
+    """The current ring; a folder is re-read when it changes, checked every few seconds."""
+
+    def __init__(
+        self,
+        retire_after: float,
+        directory: Path | None = None,
+        fixed: SigningKey | None = None,
+        check_every: float = 5.0,
+    ) -> None:
+        self.directory = directory
+        self.retire_after = retire_after
+        self.check_every = check_every
+        self._parsed: dict[str, SigningKey] = {}
+        self._lock = threading.Lock()
+        self._stamp: int | None = None
+        self._checked_at = time.monotonic()
+        if fixed is not None:
+            self._ring = KeyRing([fixed], retire_after)
+        else:
+            self._ring = self._load()
+
+    def ring(self) -> KeyRing:
+        if self.directory is None or time.monotonic() - self._checked_at < self.check_every:
+            return self._ring
+        with self._lock:
+            if time.monotonic() - self._checked_at >= self.check_every:
+                self._checked_at = time.monotonic()
+                if self._folder_stamp() != self._stamp:
+                    self._ring = self._load()
+        return self._ring
+
+    def _folder_stamp(self) -> int:
+        assert self.directory is not None
+        return self.directory.stat().st_mtime_ns
+
+    def _load(self) -> KeyRing:
+        assert self.directory is not None
+        self._stamp = self._folder_stamp()
+        keys = []
+        for path in sorted(self.directory.glob("*.pem")):
+            # Keys already parsed are reused: parsing an RSA key costs milliseconds.
+            key = self._parsed.get(path.name)
+            if key is None:
+                key = SigningKey.from_pem(path.read_bytes(), _created_at(path), path)
+                self._parsed[path.name] = key
+            keys.append(key)
+        return KeyRing(keys, self.retire_after)
 
 
 def write_new_key(directory: Path) -> Path:
+    """Write a fresh key atomically, so a worker re-reading the folder never sees half a file."""
     directory.mkdir(parents=True, exist_ok=True, mode=0o700)
     path = directory / f"{time.time_ns()}.pem"
-    path.write_bytes(generate_pem())
-    path.chmod(0o600)
+    partial = directory / f".{path.name}.partial"
+    fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(generate_pem())
+    partial.rename(path)
     return path
 
 
-def load_key_ring(config: dict[str, Any], instance_path: str) -> KeyRing:
+def rotate(directory: Path, retire_after: float) -> tuple[SigningKey, list[Path]]:
+    """Add a new signing key and delete the files of keys that have retired."""
+    with _folder_lock(directory):
+        write_new_key(directory)
+        ring = KeyStore(retire_after, directory).ring()
+        removed = []
+        for key in ring.retired:
+            if key.path is not None:
+                key.path.unlink(missing_ok=True)
+                removed.append(key.path)
+    return ring.current, removed
+
+
+def key_store(config: dict[str, Any], instance_path: str) -> KeyStore:
     """Production reads keys from JWT_KEYS_DIR or JWT_PRIVATE_KEY; development makes its own."""
+    retire_after = config["REFRESH_TOKEN_DAYS"] * 86400 + config["ACCESS_TOKEN_MINUTES"] * 60
     if config.get("JWT_PRIVATE_KEY_PEM"):
         pem = str(config["JWT_PRIVATE_KEY_PEM"]).replace("\\n", "\n").encode()
-        return KeyRing([SigningKey.from_pem(pem, 0.0)])
+        return KeyStore(retire_after, fixed=SigningKey.from_pem(pem, 0.0))
     if config.get("JWT_KEYS_DIR"):
         directory = Path(config["JWT_KEYS_DIR"])
     elif config["APP_ENV"] == "production":
         raise ConfigError("production needs JWT_KEYS_DIR or JWT_PRIVATE_KEY for token signing")
     else:
         directory = Path(instance_path) / "jwt-keys"
-    keys = load_key_dir(directory) if directory.is_dir() else []
-    if not keys:
+    if not any(directory.glob("*.pem")):
         if config["APP_ENV"] == "production":
             raise ConfigError(f"no signing key found in {directory}")
-        keys = _generate_first_key(directory)
-    return KeyRing(keys)
+        _generate_first_key(directory)
+    return KeyStore(retire_after, directory, check_every=config["JWT_KEYS_RELOAD_SECONDS"])
 
 
-def _generate_first_key(directory: Path) -> list[SigningKey]:
+def _generate_first_key(directory: Path) -> None:
     # Several gunicorn workers start at once: the lock makes exactly one of them generate.
+    with _folder_lock(directory):
+        if not any(directory.glob("*.pem")):
+            write_new_key(directory)
+
+
+@contextmanager
+def _folder_lock(directory: Path) -> Iterator[None]:
     directory.mkdir(parents=True, exist_ok=True, mode=0o700)
-    with open(directory / ".lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
+    with open(directory / ".lock", "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
         try:
-            keys = load_key_dir(directory)
-            if not keys:
-                write_new_key(directory)
-                keys = load_key_dir(directory)
+            yield
         finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
-    return keys
+            fcntl.flock(handle, fcntl.LOCK_UN)

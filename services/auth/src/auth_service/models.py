@@ -1,10 +1,11 @@
-"""Auth's tables: accounts."""
+"""Auth's tables: accounts, login sessions and the outbox of account events."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
-from sqlalchemy import JSON, Boolean, DateTime, Integer, String
+from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from auth_service.extensions import db
@@ -16,6 +17,8 @@ def utcnow() -> datetime:
 
 class Account(db.Model):  # type: ignore[name-defined]
     __tablename__ = "accounts"
+    # An id is never handed out twice: tokens, revocation marks and content's rows name it.
+    __table_args__ = {"sqlite_autoincrement": True}
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     username: Mapped[str] = mapped_column(String(80), nullable=False)
@@ -36,8 +39,52 @@ class Account(db.Model):  # type: ignore[name-defined]
             "created_at": iso(self.created_at),
         }
 
+    def to_admin(self) -> dict[str, object]:
+        return {**self.to_public(), "disabled": bool(self.disabled)}
+
+
+class LoginSession(db.Model):  # type: ignore[name-defined]
+    """One login: its refresh tokens rotate, and only `current_jti` may be redeemed."""
+
+    __tablename__ = "sessions"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)  # the tokens' `sid`
+    account_id: Mapped[int] = mapped_column(
+        ForeignKey("accounts.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    current_jti: Mapped[str] = mapped_column(String(32), nullable=False)
+    # The token just rotated out, kept for the documented grace of concurrent refreshes.
+    previous_jti: Mapped[str | None] = mapped_column(String(32))
+    rotated_at: Mapped[float | None] = mapped_column(Float)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class OutboxEvent(db.Model):  # type: ignore[name-defined]
+    """An account event for content, written in the same transaction as the change."""
+
+    __tablename__ = "outbox_events"
+
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True)  # delivery order
+    id: Mapped[str] = mapped_column(String(36), nullable=False, unique=True)
+    type: Mapped[str] = mapped_column(String(40), nullable=False)
+    account_id: Mapped[int] = mapped_column(Integer, nullable=False, index=True)
+    body: Mapped[dict[str, Any]] = mapped_column(JSON, nullable=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    attempts: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    # Epoch seconds: compared in SQL the same way on SQLite and PostgreSQL.
+    next_attempt_at: Mapped[float] = mapped_column(Float, nullable=False, index=True)
+    claimed_until: Mapped[float | None] = mapped_column(Float)
+    claim_token: Mapped[str | None] = mapped_column(String(32), index=True)
+    delivered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    failed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_error: Mapped[str | None] = mapped_column(String(200))
+
+
+def as_utc(moment: datetime) -> datetime:
+    # SQLite drops the zone; we only ever store UTC.
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
+
 
 def iso(moment: datetime) -> str:
-    if moment.tzinfo is None:  # SQLite drops the zone; we only ever store UTC
-        moment = moment.replace(tzinfo=UTC)
-    return moment.isoformat().replace("+00:00", "Z")
+    return as_utc(moment).isoformat().replace("+00:00", "Z")

@@ -1,20 +1,27 @@
-"""Login and the public key set."""
+"""Login, refresh, logout and the public key set."""
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, current_app, jsonify
-from sqlalchemy import func, or_
+import logging
+from typing import Any
 
+from flask import Blueprint, Response, current_app, jsonify, request
+from sqlalchemy import or_
+
+from auth_service import login_sessions, throttle
 from auth_service.extensions import db
 from auth_service.models import Account
 from auth_service.passwords import MAX_LENGTH, hash_password, needs_rehash, verify_password
-from auth_service.tokens import issue_token_pair, token_response
+from auth_service.tokens import key_store, token_response
+from shared.auth import authenticate
 from shared.problems import Problem, ValidationProblem
 from shared.requests_json import json_object
 
 bp = Blueprint("sessions", __name__)
+log = logging.getLogger(__name__)
 
 INVALID_CREDENTIALS = "Invalid username or password."
+MAX_USERNAME_LENGTH = 254  # an email address at most
 
 
 @bp.post("/login")
@@ -29,25 +36,65 @@ def login() -> tuple[Response, int]:
     if errors:
         raise ValidationProblem(errors)
     assert isinstance(username, str) and isinstance(password, str)
-    # Refuse absurd inputs before hashing: hashing a megabyte costs real CPU.
-    if len(password) > MAX_LENGTH or len(username) > 254:
+    return token_response(sign_in(username, password, request.remote_addr or "unknown"))
+
+
+def sign_in(username: str, password: str, address: str) -> dict[str, Any]:
+    """Check the credentials (throttled) and start a login session; its token pair.
+
+    The API's login and the hosted login page both come here.
+    """
+    key = username.strip().lower()[:MAX_USERNAME_LENGTH]
+    throttle.check(key, address)
+    account = _verified_account(key, password)
+    if account is None:
+        throttle.record_failure(key, address)
         raise Problem(401, INVALID_CREDENTIALS)
-    key = username.strip().lower()
+    throttle.record_success(key, address)
+    if needs_rehash(account.password_hash):
+        # The hashing parameters changed since this hash was made: upgrade it now.
+        account.password_hash = hash_password(password)
+        db.session.commit()
+    return login_sessions.start_session(account)
+
+
+def _verified_account(key: str, password: str) -> Account | None:
+    # Refused before any hashing: a megabyte of password costs real CPU.
+    if len(password) > MAX_LENGTH:
+        return None
     account = db.session.execute(
-        db.select(Account).where(or_(Account.username_key == key, func.lower(Account.email) == key))
+        db.select(Account).where(or_(Account.username_key == key, Account.email == key))
     ).scalar_one_or_none()
     # An unknown user still costs one hash verification, so timing tells nothing.
     valid = verify_password(account.password_hash if account else None, password)
     if account is None or not valid or account.disabled:
-        raise Problem(401, INVALID_CREDENTIALS)
-    if needs_rehash(account.password_hash):
-        account.password_hash = hash_password(password)
-        db.session.commit()
-    return token_response(issue_token_pair(account))
+        return None
+    return account
+
+
+@bp.post("/refresh")
+def refresh() -> tuple[Response, int]:
+    principal = authenticate(expected_type="refresh")
+    return token_response(login_sessions.refresh(principal.claims))
+
+
+@bp.post("/logout")
+def logout() -> tuple[str, int]:
+    sign_out(authenticate().claims)
+    return "", 204
+
+
+def sign_out(claims: dict[str, Any]) -> None:
+    """End the login session of these (verified) token claims, everywhere at once."""
+    login_sessions.revoke_access_token(claims)
+    sid = claims.get("sid")
+    if isinstance(sid, str):
+        login_sessions.revoke_session(sid)
 
 
 @bp.get("/.well-known/jwks.json")
 def jwks() -> Response:
-    response = jsonify(current_app.extensions["key_ring"].jwks())
-    response.headers["Cache-Control"] = "public, max-age=300"
+    response = jsonify(key_store().ring().jwks())
+    # Short: a rotated key should reach every verifier within minutes.
+    response.headers["Cache-Control"] = f"public, max-age={current_app.config['JWKS_MAX_AGE']}"
     return response

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from auth_service.passwords import MAX_LENGTH, MIN_LENGTH
+from auth_service.passwords import password_problem
 
 USERNAME = re.compile(r"[A-Za-z0-9_.-]{3,80}")
 # Deliberately simple: one @, no spaces, a dot in the domain. Deliverability is not our job.
@@ -25,12 +25,9 @@ def check_email(value: Any, errors: Errors, field: str = "email") -> None:
 
 
 def check_password(value: Any, errors: Errors, field: str = "password") -> None:
-    if not isinstance(value, str):
-        errors.append({"field": field, "message": "must be a string"})
-    elif not MIN_LENGTH <= len(value) <= MAX_LENGTH:
-        errors.append(
-            {"field": field, "message": f"must be {MIN_LENGTH} to {MAX_LENGTH} characters"}
-        )
+    problem = password_problem(value)
+    if problem:
+        errors.append({"field": field, "message": problem})
 
 
 def check_known_fields(body: dict[str, Any], allowed: set[str], errors: Errors) -> None:

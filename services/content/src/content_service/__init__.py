@@ -7,8 +7,9 @@ from typing import Any
 
 from flask import Flask
 
-from content_service import items
+from content_service import events, items, openapi, posts, users
 from content_service.config import load_config
+from content_service.database import init_database
 from content_service.extensions import db, migrate
 from shared.auth import init_token_verifier
 from shared.health import database_check, health_blueprint, redis_check
@@ -22,11 +23,15 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app = Flask(__name__, instance_relative_config=True)
     app.config.update(load_config(config))
     init_service(app)
-    db.init_app(app)
+    init_database(app)
     migrate.init_app(app, db, directory=app.config["MIGRATIONS_DIR"])
     _init_token_verifier(app)
 
+    app.register_blueprint(users.bp, url_prefix="/api/users")
+    app.register_blueprint(posts.bp, url_prefix="/api/posts")
     app.register_blueprint(items.bp, url_prefix="/api/items")
+    app.register_blueprint(events.bp, url_prefix="/internal")
+    app.register_blueprint(openapi.bp)
     app.register_blueprint(
         health_blueprint({"database": database_check(db), "redis": redis_check(get_redis)})
     )

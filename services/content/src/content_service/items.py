@@ -4,15 +4,22 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Response, jsonify, request, url_for
+from flask import Blueprint, Response, jsonify, url_for
+from sqlalchemy import ColumnElement
 
+from content_service import conditional, counters
 from content_service.extensions import db
-from content_service.models import Item, iso, utcnow
+from content_service.idempotency import idempotent
+from content_service.listing import contains, page_ids, rows_in_order
+from content_service.models import Item, iso
+from content_service.ownership import require_owner_or_admin
 from content_service.paging import page_request, paging_headers
 from content_service.schemas import ItemCreate, ItemUpdate, parse
+from content_service.validation import no_changes, number_filters, text_filter
 from shared.auth import authenticate
 from shared.problems import Problem, ValidationProblem
 from shared.requests_json import json_object
+from shared.tokens import Principal
 
 bp = Blueprint("items", __name__)
 
@@ -34,83 +41,93 @@ def to_public(item: Item) -> dict[str, Any]:
 @bp.get("")
 def list_items() -> tuple[Response, int, dict[str, str]]:
     paging = page_request(SORTABLE)
-    query = db.select(Item)
-    q = request.args.get("q")
-    if q:
-        pattern = f"%{q}%"
-        query = query.where(Item.name.ilike(pattern) | Item.description.ilike(pattern))
-    for name, op in (("min_price", "__ge__"), ("max_price", "__le__")):
-        raw = request.args.get(name)
-        if raw is not None:
-            try:
-                query = query.where(getattr(Item.price, op)(float(raw)))
-            except ValueError as exc:
-                raise ValidationProblem([{"field": name, "message": "must be a number"}]) from exc
-    total = db.session.scalar(db.select(db.func.count()).select_from(query.subquery())) or 0
-    column = getattr(Item, paging.sort_field)
-    order = column.desc() if paging.descending else column.asc()
-    tiebreak = Item.id.desc() if paging.descending else Item.id.asc()
-    rows = db.session.scalars(
-        query.order_by(order, tiebreak).offset(paging.offset).limit(paging.per_page)
-    ).all()
-    return jsonify([to_public(i) for i in rows]), 200, paging_headers(paging, total)
+    conditions: list[ColumnElement[bool]] = []
+    q = text_filter("q")
+    if q is not None:
+        pattern = contains(q)
+        conditions.append(
+            Item.name.ilike(pattern, escape="\\") | Item.description.ilike(pattern, escape="\\")
+        )
+    prices = number_filters("min_price", "max_price")
+    if (
+        "min_price" in prices
+        and "max_price" in prices
+        and prices["min_price"] > prices["max_price"]
+    ):
+        raise ValidationProblem([{"field": "min_price", "message": "must not exceed max_price"}])
+    if "min_price" in prices:
+        conditions.append(Item.price >= prices["min_price"])
+    if "max_price" in prices:
+        conditions.append(Item.price <= prices["max_price"])
+    ids, total = page_ids(Item, conditions, paging)
+    body = [to_public(item) for item in rows_in_order(Item, ids)]
+    return jsonify(body), 200, paging_headers(paging, total)
 
 
 @bp.get("/<int:item_id>")
 def get_item(item_id: int) -> Response:
-    return jsonify(to_public(_find(item_id)))
+    item = _find(item_id)
+    current = conditional.etag(item)
+    if conditional.not_modified(current):
+        return conditional.not_modified_response(current)
+    return _answer(item)
 
 
 @bp.post("")
-def create_item() -> tuple[Response, int, dict[str, str]]:
+@idempotent
+def create_item() -> tuple[Response, int]:
     principal = authenticate()
     data = parse(ItemCreate, json_object())
     item = Item(**data.model_dump(), owner_id=principal.id)
     db.session.add(item)
-    db.session.commit()
-    location = url_for("items.get_item", item_id=item.id)
-    return jsonify(to_public(item)), 201, {"Location": location}
+    counters.adjust("items", 1)
+    db.session.flush()
+    response = _answer(item)
+    response.headers["Location"] = url_for("items.get_item", item_id=item.id)
+    return response, 201
 
 
 @bp.put("/<int:item_id>")
 def replace_item(item_id: int) -> Response:
-    return _update(item_id, parse(ItemCreate, json_object()).model_dump())
+    principal = authenticate()
+    return _update(principal, item_id, parse(ItemCreate, json_object()).model_dump())
 
 
 @bp.patch("/<int:item_id>")
 def patch_item(item_id: int) -> Response:
-    return _update(item_id, parse(ItemUpdate, json_object()).model_dump(exclude_unset=True))
+    principal = authenticate()
+    changes = parse(ItemUpdate, json_object()).model_dump(exclude_unset=True)
+    no_changes(changes)
+    return _update(principal, item_id, changes)
 
 
 @bp.delete("/<int:item_id>")
 def delete_item(item_id: int) -> tuple[str, int]:
-    item = _owned(item_id)
-    db.session.delete(item)
+    principal = authenticate()
+    item = _find(item_id)
+    require_owner_or_admin(principal, item.owner_id, "item")
+    conditional.delete_row(Item, item)
+    counters.adjust("items", -1)
     db.session.commit()
     return "", 204
 
 
-def _update(item_id: int, changes: dict[str, Any]) -> Response:
-    item = _owned(item_id)
-    for name, value in changes.items():
-        if value is None:
-            raise ValidationProblem([{"field": name, "message": "may not be null"}])
-        setattr(item, name, value)
-    item.updated_at = utcnow()
+def _update(principal: Principal, item_id: int, changes: dict[str, Any]) -> Response:
+    item = _find(item_id)
+    require_owner_or_admin(principal, item.owner_id, "item")
+    conditional.update_row(Item, item, changes)
     db.session.commit()
-    return jsonify(to_public(item))
+    return _answer(_find(item_id))
+
+
+def _answer(item: Item) -> Response:
+    response = jsonify(to_public(item))
+    response.headers["ETag"] = conditional.etag(item)
+    return response
 
 
 def _find(item_id: int) -> Item:
     item = db.session.get(Item, item_id)
     if item is None:
         raise Problem(404, f"Item {item_id} does not exist.")
-    return item
-
-
-def _owned(item_id: int) -> Item:
-    principal = authenticate()
-    item = _find(item_id)
-    if item.owner_id != principal.id and not principal.is_admin:
-        raise Problem(403, "Only the owner or an admin may change this item.")
     return item

@@ -1,13 +1,38 @@
-"""Request and response shapes, declared once for validation and for the OpenAPI document."""
+"""Request and response shapes, declared once: they validate bodies and make the OpenAPI document.
+
+Create schemas are what POST and PUT take, Update schemas what PATCH takes (every field
+optional, none nullable), Public schemas what clients get back.
+"""
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from shared.problems import ValidationProblem
+
+T = TypeVar("T", bound=BaseModel)
+
+# Fields the server sets; a client sending one is told so, rather than "unknown".
+SERVER_OWNED = frozenset(
+    {"id", "author", "author_id", "owner_id", "username", "email", "created_at", "updated_at"}
+)
+MAX_PRICE = 9_999_999_999.99
+NOT_BLANK = r"\S"  # at least one character that is not white space
+
+
+def _without_default(schema: dict[str, Any]) -> None:
+    schema.pop("default", None)
+
+
+def omittable(description: str | None = None, **constraints: Any) -> Any:
+    """A field that may be left out but is never null: absent means "leave as is" in a PATCH,
+    while an explicit null fails validation (pydantic does not validate defaults)."""
+    return Field(
+        default=None, description=description, json_schema_extra=_without_default, **constraints
+    )
 
 
 class Strict(BaseModel):
@@ -15,16 +40,65 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+class UserUpdate(Strict):
+    display_name: str = omittable(max_length=100)
+    bio: str = omittable(max_length=2_000)
+
+
+class UserPublic(BaseModel):
+    id: int = Field(description="The auth account's id.")
+    username: str
+    display_name: str
+    bio: str
+    created_at: datetime
+    email: str | None = omittable(
+        "Present only for the user and for admins; null until auth has sent the account."
+    )
+
+
+class PostCreate(Strict):
+    title: str = Field(min_length=1, max_length=200, pattern=NOT_BLANK)
+    content: str = Field(min_length=1, max_length=100_000)
+
+
+class PostUpdate(Strict):
+    title: str = omittable(min_length=1, max_length=200, pattern=NOT_BLANK)
+    content: str = omittable(min_length=1, max_length=100_000)
+
+
+class PostPublic(BaseModel):
+    id: int
+    title: str
+    content: str
+    author: str = Field(description="The author's username.")
+    author_id: int
+    created_at: datetime
+    updated_at: datetime
+
+
+def _cents(value: float | None) -> float | None:
+    if value is not None and round(value, 2) != value:
+        raise ValueError("at most two decimal places")
+    return value
+
+
+PRICE_DOC = "0 or more, at most two decimal places."
+
+
 class ItemCreate(Strict):
-    name: str = Field(min_length=1, max_length=100)
+    name: str = Field(min_length=1, max_length=100, pattern=NOT_BLANK)
     description: str = Field(default="", max_length=10_000)
-    price: float = Field(ge=0, allow_inf_nan=False)
+    price: float = Field(ge=0, le=MAX_PRICE, allow_inf_nan=False, description=PRICE_DOC)
+
+    _price_in_cents = field_validator("price")(_cents)
 
 
 class ItemUpdate(Strict):
-    name: str | None = Field(default=None, min_length=1, max_length=100)
-    description: str | None = Field(default=None, max_length=10_000)
-    price: float | None = Field(default=None, ge=0, allow_inf_nan=False)
+    name: str = omittable(min_length=1, max_length=100, pattern=NOT_BLANK)
+    description: str = omittable(max_length=10_000)
+    price: float = omittable(PRICE_DOC, ge=0, le=MAX_PRICE, allow_inf_nan=False)
+
+    _price_in_cents = field_validator("price")(_cents)
 
 
 class ItemPublic(BaseModel):
@@ -37,19 +111,60 @@ class ItemPublic(BaseModel):
     updated_at: datetime
 
 
-def parse(schema: type[Strict], body: dict[str, Any]) -> Strict:
+class AccountData(BaseModel):
+    account_id: int = Field(ge=1)
+    username: str = omittable(min_length=1, max_length=80)
+    email: str = omittable(max_length=320)
+    roles: list[str] = Field(default_factory=list)
+
+
+class AccountEvent(BaseModel):
+    """What auth posts to /internal/events; fields content does not use are ignored."""
+
+    id: str = Field(min_length=1, max_length=64)
+    type: Literal["account.created", "account.updated", "account.deleted"]
+    occurred_at: datetime
+    data: AccountData
+
+
+class FieldError(BaseModel):
+    field: str
+    message: str
+
+
+class ProblemDetails(BaseModel):
+    """RFC 9457 problem document, the shape of every error."""
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    instance: str | None
+    request_id: str | None
+    errors: list[FieldError] = omittable(description="Only on 422: one per bad field.")
+
+
+def parse(schema: type[T], body: dict[str, Any], *, strict: bool = True) -> T:
     """Validate a body against a schema, or raise 422 with one entry per bad field."""
     try:
-        return schema.model_validate(body, strict=True)
+        return schema.model_validate(body, strict=strict)
     except ValidationError as exc:
-        errors = [
-            {"field": ".".join(str(p) for p in err["loc"]), "message": _message(err)}
-            for err in exc.errors()
-        ]
-        raise ValidationProblem(errors) from exc
+        raise ValidationProblem(_field_errors(exc)) from exc
 
 
-def _message(err: Any) -> str:
+def _field_errors(exc: ValidationError) -> list[dict[str, str]]:
+    errors: dict[str, str] = {}
+    for err in exc.errors():
+        field = ".".join(str(part) for part in err["loc"])
+        errors.setdefault(field, _message(field, err))
+    return [{"field": field, "message": message} for field, message in errors.items()]
+
+
+def _message(field: str, err: Any) -> str:
     if err["type"] == "extra_forbidden":
-        return "unknown or read-only field"
-    return str(err["msg"])
+        if field in SERVER_OWNED:
+            return "read-only field, set by the server"
+        return "unknown field"
+    if err["type"] == "string_pattern_mismatch":
+        return "must not be blank"
+    return str(err["msg"]).removeprefix("Value error, ")

@@ -1,0 +1,109 @@
+"""Administration of accounts: list, read, and change roles or the disabled flag."""
+
+from __future__ import annotations
+
+import functools
+import logging
+import re
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from flask import Blueprint, Response, jsonify
+from sqlalchemy import func
+
+from auth_service.etags import conditional_json, require_fresh
+from auth_service.extensions import db
+from auth_service.login_sessions import revoke_all_tokens, revoke_other_sessions
+from auth_service.models import Account
+from auth_service.outbox import record_event
+from auth_service.paging import link_header, page_arguments, sort_argument
+from auth_service.validation import check_known_fields
+from shared.auth import authenticate
+from shared.problems import Problem, ValidationProblem
+from shared.requests_json import json_object
+
+bp = Blueprint("admin", __name__)
+log = logging.getLogger(__name__)
+
+ROLE = re.compile(r"[a-z][a-z0-9_-]{0,39}")
+MAX_ROLES = 20
+SORTABLE = {"id": Account.id, "username": Account.username_key, "created_at": Account.created_at}
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def require_admin(view: F) -> F:
+    @functools.wraps(view)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        if not authenticate().is_admin:
+            raise Problem(403, "Only an administrator may do this.")
+        return view(*args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
+
+
+@bp.get("/accounts")
+@require_admin
+def list_accounts() -> Response:
+    page, per_page = page_arguments()
+    order = sort_argument(SORTABLE, default="id")
+    total = db.session.execute(db.select(func.count(Account.id))).scalar_one()
+    accounts = db.session.execute(
+        db.select(Account).order_by(order).limit(per_page).offset((page - 1) * per_page)
+    ).scalars()
+    response = jsonify([a.to_admin() for a in accounts])
+    response.headers["X-Total-Count"] = str(total)
+    response.headers["Link"] = link_header(page, per_page, total)
+    return response
+
+
+def _account_or_404(account_id: int) -> Account:
+    account = db.session.get(Account, account_id)
+    if account is None:
+        raise Problem(404, f"No account {account_id}.")
+    return account
+
+
+@bp.get("/accounts/<int:account_id>")
+@require_admin
+def get_account(account_id: int) -> Response:
+    return conditional_json(_account_or_404(account_id).to_admin())
+
+
+@bp.patch("/accounts/<int:account_id>")
+@require_admin
+def update_account(account_id: int) -> Response:
+    account = _account_or_404(account_id)
+    require_fresh(account.to_admin())
+    body = json_object()
+    errors: list[dict[str, str]] = []
+    check_known_fields(body, {"roles", "disabled"}, errors)
+    roles, disabled = body.get("roles", account.roles), body.get("disabled", account.disabled)
+    if (
+        not isinstance(roles, list)
+        or len(roles) > MAX_ROLES
+        or not all(isinstance(r, str) and ROLE.fullmatch(r) for r in roles)
+    ):
+        errors.append({"field": "roles", "message": f"a list of up to {MAX_ROLES} role names"})
+    if not isinstance(disabled, bool):
+        errors.append({"field": "disabled", "message": "must be true or false"})
+    if errors:
+        raise ValidationProblem(errors)
+    roles = sorted(set(roles))
+    roles_changed = roles != sorted(account.roles or [])
+    newly_disabled = disabled and not account.disabled
+    if roles_changed or disabled != account.disabled:
+        account.roles, account.disabled = roles, disabled
+        record_event("account.updated", account)
+        db.session.commit()
+        if newly_disabled:
+            # Everything the account holds stops working, whatever its session.
+            revoke_all_tokens(account.id)
+        elif roles_changed:
+            # Tokens carry the roles: its sessions end, and the next login carries the new
+            # ones (per session, so a login in the same second is not caught by the mark).
+            revoke_other_sessions(account.id, keep_sid=None)
+        log.info(
+            "account updated by an admin",
+            extra={"account_id": account.id, "roles": roles, "disabled": disabled},
+        )
+    return conditional_json(account.to_admin())

@@ -1,0 +1,128 @@
+"""Administration: list and update accounts, the bootstrap admin and the create-admin command."""
+
+from __future__ import annotations
+
+import pytest
+from conftest import PASSWORD, bearer
+
+from auth_service.extensions import db
+from auth_service.models import Account, OutboxEvent
+from shared.config import ConfigError
+
+
+def test_only_admins_may_list_accounts(client, register, login, admin_headers):
+    register()
+    user_headers = bearer(login()["access_token"])
+    assert client.get("/auth/accounts").status_code == 401
+    forbidden = client.get("/auth/accounts", headers=user_headers)
+    assert forbidden.status_code == 403
+    assert forbidden.mimetype == "application/problem+json"
+    listed = client.get("/auth/accounts", headers=admin_headers)
+    assert listed.status_code == 200
+    assert [a["username"] for a in listed.get_json()] == ["root", "alice"]
+    assert listed.get_json()[0]["roles"] == ["admin"]
+    assert listed.headers["X-Total-Count"] == "2"
+
+
+def test_listing_pages_and_sorts(client, register, admin_headers):
+    for name in ("carol", "bob", "dave"):
+        register(name)
+    response = client.get("/auth/accounts?per_page=2&page=2&sort=-username", headers=admin_headers)
+    assert [a["username"] for a in response.get_json()] == ["carol", "bob"]
+    assert response.headers["X-Total-Count"] == "4"
+    assert 'rel="prev"' in response.headers["Link"] and 'rel="first"' in response.headers["Link"]
+    for bad in ("page=0", "per_page=101", "per_page=x", "sort=password_hash"):
+        assert client.get(f"/auth/accounts?{bad}", headers=admin_headers).status_code == 422
+
+
+def test_disabling_an_account_revokes_its_tokens_and_blocks_login(
+    client, register, login, admin_headers
+):
+    account = register()
+    pair = login()
+    url = f"/auth/accounts/{account['id']}"
+    current = client.get(url, headers=admin_headers)
+    assert current.get_json()["disabled"] is False
+    response = client.patch(
+        url,
+        json={"disabled": True},
+        headers={**admin_headers, "If-Match": current.headers["ETag"]},
+    )
+    assert response.status_code == 200
+    assert response.get_json()["disabled"] is True
+    assert client.get("/auth/me", headers=bearer(pair["access_token"])).status_code == 401
+    assert client.post("/auth/refresh", headers=bearer(pair["refresh_token"])).status_code == 401
+    refused = client.post("/auth/login", json={"username": "alice", "password": PASSWORD})
+    assert refused.status_code == 401
+    assert refused.get_json()["detail"] == "Invalid username or password."
+    # The first ETag is stale now.
+    stale = client.patch(
+        url,
+        json={"disabled": False},
+        headers={**admin_headers, "If-Match": current.headers["ETag"]},
+    )
+    assert stale.status_code == 412
+
+
+def test_roles_change_and_are_validated(app, client, register, login, admin_headers):
+    account = register()
+    old = login()
+    url = f"/auth/accounts/{account['id']}"
+    response = client.patch(url, json={"roles": ["editor", "admin"]}, headers=admin_headers)
+    assert response.get_json()["roles"] == ["admin", "editor"]
+    # Tokens with the old roles stop working; a login right away carries the new ones.
+    assert client.get("/auth/me", headers=bearer(old["access_token"])).status_code == 401
+    fresh = login()
+    assert client.get("/auth/me", headers=bearer(fresh["access_token"])).get_json()["roles"] == [
+        "admin",
+        "editor",
+    ]
+    for body in ({"roles": "admin"}, {"roles": ["Bad Role"]}, {"disabled": "yes"}, {"id": 3}):
+        assert client.patch(url, json=body, headers=admin_headers).status_code == 422
+    assert client.patch("/auth/accounts/999", json={}, headers=admin_headers).status_code == 404
+    with app.app_context():
+        types = [e.type for e in db.session.execute(db.select(OutboxEvent)).scalars()]
+    assert types.count("account.updated") == 1
+
+
+def test_create_admin_command_refuses_a_weak_password(app):
+    result = app.test_cli_runner().invoke(
+        args=["create-admin", "--username", "root", "--email", "root@example.com"],
+        input="password\npassword\n",
+    )
+    assert result.exit_code != 0
+    assert "too common" in result.output
+
+
+def test_bootstrap_admin_from_the_environment(make_app, redis_server, monkeypatch):
+    monkeypatch.setenv("BOOTSTRAP_ADMIN_USERNAME", "boss")
+    monkeypatch.setenv("BOOTSTRAP_ADMIN_EMAIL", "boss@example.com")
+    monkeypatch.setenv("BOOTSTRAP_ADMIN_PASSWORD", PASSWORD)
+    # Two workers starting side by side: both try, one account results.
+    first, second = make_app(), make_app()
+    for app in (first, second):
+        assert app.test_client().get("/healthz").status_code == 200
+    client = first.test_client()
+    pair = client.post("/auth/login", json={"username": "boss", "password": PASSWORD}).get_json()
+    me = client.get("/auth/me", headers=bearer(pair["access_token"])).get_json()
+    assert me["roles"] == ["admin"]
+    with first.app_context():
+        assert db.session.query(Account).count() == 1
+
+
+@pytest.mark.parametrize(
+    "env",
+    [
+        {"BOOTSTRAP_ADMIN_USERNAME": "boss"},
+        {
+            "BOOTSTRAP_ADMIN_USERNAME": "boss",
+            "BOOTSTRAP_ADMIN_EMAIL": "boss@example.com",
+            "BOOTSTRAP_ADMIN_PASSWORD": "password",
+        },
+    ],
+)
+def test_bootstrap_admin_settings_are_checked_at_start(make_app, monkeypatch, env):
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    with pytest.raises(ConfigError):
+        make_app()

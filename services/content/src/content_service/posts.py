@@ -1,0 +1,136 @@
+"""Posts: anyone reads, signed-in users write, the author or an admin changes and deletes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, Response, jsonify, url_for
+from sqlalchemy import ColumnElement, select
+
+from content_service import conditional, counters
+from content_service.extensions import db
+from content_service.idempotency import idempotent
+from content_service.listing import contains, page_ids, rows_in_order
+from content_service.models import Post, User, iso
+from content_service.ownership import require_owner_or_admin
+from content_service.paging import page_request, paging_headers
+from content_service.projection import ensure_user
+from content_service.schemas import PostCreate, PostUpdate, parse
+from content_service.validation import no_changes, text_filter
+from shared.auth import authenticate
+from shared.problems import Problem
+from shared.requests_json import json_object
+from shared.tokens import Principal
+
+bp = Blueprint("posts", __name__)
+
+SORTABLE = ("created_at", "updated_at", "title")
+
+
+def to_public(post: Post, author: str) -> dict[str, Any]:
+    return {
+        "id": post.id,
+        "title": post.title,
+        "content": post.content,
+        "author": author,
+        "author_id": post.author_id,
+        "created_at": iso(post.created_at),
+        "updated_at": iso(post.updated_at),
+    }
+
+
+@bp.get("")
+def list_posts() -> tuple[Response, int, dict[str, str]]:
+    paging = page_request(SORTABLE)
+    conditions: list[ColumnElement[bool]] = []
+    author = text_filter("author", max_length=80)
+    if author is not None:
+        conditions.append(Post.author_id.in_(select(User.id).where(User.username == author)))
+    q = text_filter("q")
+    if q is not None:
+        pattern = contains(q)
+        conditions.append(
+            Post.title.ilike(pattern, escape="\\") | Post.content.ilike(pattern, escape="\\")
+        )
+    ids, total = page_ids(Post, conditions, paging)
+    posts = rows_in_order(Post, ids)
+    names = _usernames({p.author_id for p in posts})
+    body = [to_public(p, names.get(p.author_id, "")) for p in posts]
+    return jsonify(body), 200, paging_headers(paging, total)
+
+
+@bp.get("/<int:post_id>")
+def get_post(post_id: int) -> Response:
+    post = _find(post_id)
+    current = conditional.etag(post)
+    if conditional.not_modified(current):
+        return conditional.not_modified_response(current)
+    return _answer(post)
+
+
+@bp.post("")
+@idempotent
+def create_post() -> tuple[Response, int]:
+    principal = authenticate()
+    data = parse(PostCreate, json_object())
+    ensure_user(principal.id, principal.username)
+    post = Post(**data.model_dump(), author_id=principal.id)
+    db.session.add(post)
+    counters.adjust("posts", 1)
+    db.session.flush()
+    response = _answer(post)
+    response.headers["Location"] = url_for("posts.get_post", post_id=post.id)
+    return response, 201
+
+
+@bp.put("/<int:post_id>")
+def replace_post(post_id: int) -> Response:
+    principal = authenticate()
+    return _update(principal, post_id, parse(PostCreate, json_object()).model_dump())
+
+
+@bp.patch("/<int:post_id>")
+def patch_post(post_id: int) -> Response:
+    principal = authenticate()
+    changes = parse(PostUpdate, json_object()).model_dump(exclude_unset=True)
+    no_changes(changes)
+    return _update(principal, post_id, changes)
+
+
+@bp.delete("/<int:post_id>")
+def delete_post(post_id: int) -> tuple[str, int]:
+    principal = authenticate()
+    post = _find(post_id)
+    require_owner_or_admin(principal, post.author_id, "post")
+    conditional.delete_row(Post, post)
+    counters.adjust("posts", -1)
+    db.session.commit()
+    return "", 204
+
+
+def _update(principal: Principal, post_id: int, changes: dict[str, Any]) -> Response:
+    post = _find(post_id)
+    require_owner_or_admin(principal, post.author_id, "post")
+    conditional.update_row(Post, post, changes)
+    db.session.commit()
+    return _answer(_find(post_id))
+
+
+def _answer(post: Post) -> Response:
+    response = jsonify(to_public(post, _usernames({post.author_id}).get(post.author_id, "")))
+    response.headers["ETag"] = conditional.etag(post)
+    return response
+
+
+def _usernames(ids: set[int]) -> dict[int, str]:
+    if not ids:
+        return {}
+    rows = db.session.execute(select(User.id, User.username).where(User.id.in_(ids)))
+    return {row.id: row.username for row in rows}
+
+
+def _find(post_id: int) -> Post:
+    post = db.session.get(Post, post_id)
+    if post is None:
+        raise Problem(404, f"Post {post_id} does not exist.")
+    return post

@@ -1,0 +1,81 @@
+"""Every migration upgrades and downgrades cleanly, keeps data, and ends where the models are."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from flask import Flask
+from flask_migrate import downgrade, upgrade
+from sqlalchemy import inspect, text
+
+from content_service import create_app
+from content_service.extensions import db
+
+INITIAL = "babf2057ea7f"
+VERSION_TABLE = "alembic_version_content"
+
+
+@pytest.fixture
+def migrations_app(tmp_path, shared_database) -> Iterator[Flask]:
+    url = shared_database or f"sqlite:///{tmp_path / 'migrations.sqlite3'}"
+    app = create_app({"APP_ENV": "testing", "SQLALCHEMY_DATABASE_URI": url, "LOG_LEVEL": "WARNING"})
+    with app.app_context():
+        downgrade(revision="base")
+        yield app
+        upgrade()  # leave a shared database as the other tests expect it
+        db.engine.dispose()
+
+
+def _revisions(app: Flask) -> list[str]:
+    script = ScriptDirectory(app.config["MIGRATIONS_DIR"])
+    return [r.revision for r in reversed(list(script.walk_revisions()))]
+
+
+def _tables() -> set[str]:
+    return set(inspect(db.engine).get_table_names()) - {VERSION_TABLE}
+
+
+def test_each_revision_upgrades_downgrades_and_upgrades_again(migrations_app):
+    revisions = _revisions(migrations_app)
+    assert revisions[0] == INITIAL
+    previous = "base"
+    for revision in revisions:
+        upgrade(revision=revision)
+        after_upgrade = _tables()
+        downgrade(revision=previous)
+        upgrade(revision=revision)
+        assert _tables() == after_upgrade, revision
+        previous = revision
+    downgrade(revision="base")
+    assert _tables() == set()
+    upgrade()
+    with db.engine.connect() as conn:
+        differences = compare_metadata(
+            MigrationContext.configure(conn, opts={"version_table": VERSION_TABLE}), db.metadata
+        )
+    assert differences == []
+
+
+def test_existing_items_survive_and_are_counted(migrations_app):
+    upgrade(revision=INITIAL)
+    with db.engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO items (name, description, price, owner_id, created_at, updated_at) "
+                "VALUES ('old', '', 5, 1, '2026-01-01 00:00:00', '2026-01-01 00:00:00')"
+            )
+        )
+    upgrade()
+    with db.engine.connect() as conn:
+        assert conn.execute(text("SELECT name, version FROM items")).one() == ("old", 1)
+        totals = dict(conn.execute(text("SELECT table_name, total FROM row_counts")).all())
+    assert totals == {"users": 0, "posts": 0, "items": 1}
+    downgrade(revision=INITIAL)
+    with db.engine.connect() as conn:
+        assert conn.execute(text("SELECT name FROM items")).scalar() == "old"
+    with db.engine.begin() as conn:
+        conn.execute(text("DELETE FROM items"))
