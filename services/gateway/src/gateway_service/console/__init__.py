@@ -14,6 +14,9 @@ from gateway_service.console import pages, profile, resources
 from gateway_service.console.rendering import refused, unavailable
 from gateway_service.console.session import Refused, SignInRequired, send_to_sign_in
 from gateway_service.console.upstream import Unavailable, init_clients
+from shared.auth import init_token_verifier
+from shared.redis_store import get_redis
+from shared.tokens import JwksCache, RevocationList, http_jwks_source
 from shared.webui import ui_blueprint
 
 
@@ -26,7 +29,7 @@ def init_app(app: Flask) -> None:
     app.config.setdefault("SESSION_COOKIE_SAMESITE", "Lax")
     app.config.setdefault("SESSION_COOKIE_SECURE", production)
     init_clients(app)
-    _ensure_token_verifier(app)
+    _init_cookie_verifier(app)
     app.register_blueprint(ui_blueprint(), url_prefix="/console/ui")
     app.register_blueprint(pages.bp, url_prefix="/console")
     app.register_blueprint(resources.posts, url_prefix="/console/posts")
@@ -41,13 +44,13 @@ def init_app(app: Flask) -> None:
         return redirect("/console/")
 
 
-def _ensure_token_verifier(app: Flask) -> None:
-    from shared.auth import init_token_verifier
-    from shared.redis_store import get_redis
-    from shared.tokens import JwksCache, RevocationList, http_jwks_source
+def _init_cookie_verifier(app: Flask) -> None:
+    """The common verifier (shared.auth) that reads the access cookie and checks its CSRF.
 
-    if "suite_token_verifier" in app.extensions:
-        return
+    The edge check only ever looks at the Authorization header, with its own verifier.
+    """
     client = app.extensions["console_clients"]["auth"]
-    jwks = JwksCache(http_jwks_source(client, "/auth/.well-known/jwks.json"))
-    init_token_verifier(app, jwks, RevocationList(get_redis))
+    source = app.config.get("JWKS_SOURCE") or http_jwks_source(
+        client, "/auth/.well-known/jwks.json"
+    )
+    init_token_verifier(app, JwksCache(source), RevocationList(get_redis))
