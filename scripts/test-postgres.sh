@@ -16,6 +16,12 @@ find_pg_bin() {
   done
 }
 PG_BIN_DIR="$(find_pg_bin)"
+if [ -z "$PG_BIN_DIR" ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+  echo "== installing PostgreSQL 15 server binaries (Debian package)"
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q postgresql-15 >/dev/null \
+    || { apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q postgresql-15 >/dev/null; }
+  PG_BIN_DIR="$(find_pg_bin)"
+fi
 if [ -z "$PG_BIN_DIR" ]; then
   echo "PostgreSQL 15 server binaries not found (set PG_BIN, or install postgresql-15)" >&2
   exit 1
@@ -23,6 +29,7 @@ fi
 
 # PostgreSQL refuses to run as root: as root, the cluster belongs to the postgres user.
 if [ "$(id -u)" = 0 ]; then
+  id postgres >/dev/null 2>&1 || useradd --system --no-create-home --shell /usr/sbin/nologin postgres
   as_pg() { runuser -u postgres -- "$@"; }
 else
   as_pg() { "$@"; }
@@ -39,7 +46,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-echo "== PostgreSQL $("$PG_BIN_DIR/pg_ctl" --version | awk '{print $NF}') on 127.0.0.1:$port ($work)"
+echo "== PostgreSQL $("$PG_BIN_DIR/pg_ctl" --version | awk '{print $3}') on 127.0.0.1:$port ($work)"
 as_pg "$PG_BIN_DIR/initdb" -D "$work/data" -U postgres --auth=trust -E UTF8 --no-locale >/dev/null
 # Durability settings off: a test cluster that is thrown away needs speed, not crash safety.
 as_pg "$PG_BIN_DIR/pg_ctl" -D "$work/data" -l "$work/server.log" -w -t 60 start -o \

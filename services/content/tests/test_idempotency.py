@@ -151,3 +151,39 @@ def test_key_without_token_is_401(client):
         "/api/items", json={"name": "N", "price": 1}, headers={"Idempotency-Key": "k"}
     )
     assert response.status_code == 401
+
+
+def test_a_repeat_during_the_first_request_is_409_then_replays(app, auth_headers, monkeypatch):
+    """Two real requests at once: the second arrives while the first is still working."""
+    import threading
+
+    from content_service import items
+
+    first_started, release_first = threading.Event(), threading.Event()
+    original_parse = items.parse
+
+    def slow_parse(*args, **kwargs):
+        first_started.set()
+        release_first.wait(10)
+        return original_parse(*args, **kwargs)
+
+    monkeypatch.setattr(items, "parse", slow_parse)
+    headers = {**auth_headers, "Idempotency-Key": "racing"}
+    body = {"name": "N", "price": 1}
+    answers = {}
+
+    def first_request():
+        answers["first"] = app.test_client().post("/api/items", json=body, headers=headers)
+
+    worker = threading.Thread(target=first_request)
+    worker.start()
+    assert first_started.wait(10)
+    monkeypatch.setattr(items, "parse", original_parse)
+    second = app.test_client().post("/api/items", json=body, headers=headers)
+    release_first.set()
+    worker.join(10)
+    assert second.status_code == 409
+    assert answers["first"].status_code == 201
+    third = app.test_client().post("/api/items", json=body, headers=headers)
+    assert third.status_code == 201
+    assert third.get_json() == answers["first"].get_json()

@@ -59,16 +59,16 @@ def idempotent(view: Callable[..., Any]) -> Callable[..., Response]:
             return claimed
         try:
             response = make_response(view(*args, **kwargs))
+            if 200 <= response.status_code < 300:
+                _complete(claimed, response)
+                db.session.commit()  # the resource and its stored answer, together
+                return response
         except BaseException:
             db.session.rollback()
-            release(claimed)
+            release(claimed)  # nothing was created: the client may retry with this key
             raise
-        if not 200 <= response.status_code < 300:
-            db.session.rollback()
-            release(claimed)
-            return response
-        _complete(claimed, response)
-        db.session.commit()  # the resource and its stored response, together
+        db.session.rollback()
+        release(claimed)
         return response
 
     return wrapper

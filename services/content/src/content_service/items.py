@@ -11,10 +11,10 @@ from content_service import conditional, counters
 from content_service.extensions import db
 from content_service.idempotency import idempotent
 from content_service.listing import contains, page_ids, rows_in_order
-from content_service.models import Item, iso
+from content_service.models import Item, aware
 from content_service.ownership import require_owner_or_admin
 from content_service.paging import page_request, paging_headers
-from content_service.schemas import ItemCreate, ItemUpdate, parse
+from content_service.schemas import ItemCreate, ItemPublic, ItemUpdate, parse, public
 from content_service.validation import no_changes, number_filters, text_filter
 from shared.auth import authenticate
 from shared.problems import Problem, ValidationProblem
@@ -27,15 +27,16 @@ SORTABLE = ("created_at", "updated_at", "name", "price")
 
 
 def to_public(item: Item) -> dict[str, Any]:
-    return {
+    fields = {
         "id": item.id,
         "name": item.name,
         "description": item.description,
         "price": float(item.price),
         "owner_id": item.owner_id,
-        "created_at": iso(item.created_at),
-        "updated_at": iso(item.updated_at),
+        "created_at": aware(item.created_at),
+        "updated_at": aware(item.updated_at),
     }
+    return public(ItemPublic, fields)
 
 
 @bp.get("")

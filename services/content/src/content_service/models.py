@@ -19,10 +19,13 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def aware(moment: datetime) -> datetime:
+    # SQLite drops the zone; we only ever store UTC.
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
 def iso(moment: datetime) -> str:
-    if moment.tzinfo is None:  # SQLite drops the zone; we only ever store UTC
-        moment = moment.replace(tzinfo=UTC)
-    return moment.isoformat().replace("+00:00", "Z")
+    return aware(moment).isoformat().replace("+00:00", "Z")
 
 
 class User(db.Model):  # type: ignore[name-defined]

@@ -60,6 +60,11 @@ def openapi_document() -> dict[str, Any]:
             "version": "1.0.0",
             "description": "User profiles, posts and items. Through the gateway at /api.",
         },
+        "tags": [
+            {"name": "users", "description": "Profiles, one per auth account (same id)."},
+            {"name": "posts", "description": "Posts; the author or an admin changes them."},
+            {"name": "items", "description": "Items; the owner or an admin changes them."},
+        ],
         "paths": {
             "/api/users": {"get": _list_op("users", "UserPublic", users.SORTABLE, [])},
             "/api/users/{id}": {

@@ -11,11 +11,11 @@ from content_service import conditional, counters
 from content_service.extensions import db
 from content_service.idempotency import idempotent
 from content_service.listing import contains, page_ids, rows_in_order
-from content_service.models import Post, User, iso
+from content_service.models import Post, User, aware
 from content_service.ownership import require_owner_or_admin
 from content_service.paging import page_request, paging_headers
 from content_service.projection import ensure_user
-from content_service.schemas import PostCreate, PostUpdate, parse
+from content_service.schemas import PostCreate, PostPublic, PostUpdate, parse, public
 from content_service.validation import no_changes, text_filter
 from shared.auth import authenticate
 from shared.problems import Problem
@@ -28,15 +28,16 @@ SORTABLE = ("created_at", "updated_at", "title")
 
 
 def to_public(post: Post, author: str) -> dict[str, Any]:
-    return {
+    fields = {
         "id": post.id,
         "title": post.title,
         "content": post.content,
         "author": author,
         "author_id": post.author_id,
-        "created_at": iso(post.created_at),
-        "updated_at": iso(post.updated_at),
+        "created_at": aware(post.created_at),
+        "updated_at": aware(post.updated_at),
     }
+    return public(PostPublic, fields)
 
 
 @bp.get("")

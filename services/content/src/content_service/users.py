@@ -13,10 +13,10 @@ from flask import Blueprint, Response, jsonify
 from content_service import conditional
 from content_service.extensions import db
 from content_service.listing import page_ids, rows_in_order
-from content_service.models import User, iso
+from content_service.models import User, aware
 from content_service.ownership import require_owner_or_admin
 from content_service.paging import page_request, paging_headers
-from content_service.schemas import UserUpdate, parse
+from content_service.schemas import UserPublic, UserUpdate, parse, public
 from content_service.validation import no_changes
 from shared.auth import authenticate, optional_auth
 from shared.problems import Problem
@@ -29,16 +29,15 @@ SORTABLE = ("created_at", "username")
 
 
 def to_public(user: User, with_email: bool) -> dict[str, Any]:
-    body: dict[str, Any] = {
+    fields = {
         "id": user.id,
         "username": user.username,
         "display_name": user.display_name,
         "bio": user.bio,
-        "created_at": iso(user.created_at),
+        "created_at": aware(user.created_at),
+        "email": user.email,
     }
-    if with_email:
-        body["email"] = user.email
-    return body
+    return public(UserPublic, fields, exclude=None if with_email else {"email"})
 
 
 def _sees_email(viewer: Principal | None, user: User) -> bool:
