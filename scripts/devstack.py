@@ -62,8 +62,15 @@ def port_is_open(port: int) -> bool:
 
 
 class Stack:
-    def __init__(self, state_dir: Path, log_dir: Path | None, keep_running: bool = False) -> None:
+    def __init__(
+        self,
+        state_dir: Path,
+        log_dir: Path | None,
+        keep_running: bool = False,
+        watch_pid: int | None = None,
+    ) -> None:
         self.keep_running = keep_running
+        self.watch_pid = watch_pid
         self.state_dir = state_dir
         self.run_dir = state_dir / "run"
         self.log_dir = log_dir
@@ -214,6 +221,9 @@ class Stack:
         signal.signal(signal.SIGINT, request_stop)
         signal.signal(signal.SIGTERM, request_stop)
         while not stop_requested:
+            if self.watch_pid is not None and not pid_alive(self.watch_pid):
+                log(f"process {self.watch_pid} is gone; stopping the stack")
+                return 0
             for name, process in self.processes.items():
                 if process.poll() is not None and not self.keep_running:
                     log(f"{name} exited with {process.returncode}; stopping the stack")
@@ -238,6 +248,16 @@ class Stack:
         for pid_file in self.run_dir.glob("*.pid"):
             pid_file.unlink(missing_ok=True)
         log("stopped")
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def down(state_dir: Path) -> int:
@@ -272,11 +292,17 @@ def main() -> int:
         action="store_true",
         help="keep the stack up when one process exits (fault-injection tests stop services)",
     )
+    parser.add_argument(
+        "--watch-pid",
+        type=int,
+        default=None,
+        help="stop the stack when this process ends (tests pass their own pid: no stray stacks)",
+    )
     args = parser.parse_args()
     state_dir = args.state_dir.resolve()
     if args.command == "down":
         return down(state_dir)
-    stack = Stack(state_dir, args.log_dir, args.keep_running)
+    stack = Stack(state_dir, args.log_dir, args.keep_running, args.watch_pid)
     try:
         return stack.up(args.ready_timeout)
     except (subprocess.CalledProcessError, RuntimeError) as exc:

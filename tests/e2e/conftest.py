@@ -69,6 +69,8 @@ class RunningStack:
                 "--log-dir",
                 str(self.log_dir),
                 "--keep-running",
+                "--watch-pid",
+                str(os.getpid()),
                 "--ready-timeout",
                 "90",
             ],
