@@ -7,7 +7,6 @@ by Playwright; Playwright never downloads a browser of its own here.
 from __future__ import annotations
 
 import importlib.util
-import tempfile
 import threading
 import uuid
 from collections.abc import Iterator
@@ -17,7 +16,7 @@ from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import BrowserContext, Page, Playwright, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Page, Playwright, sync_playwright
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
@@ -101,27 +100,28 @@ def playwright() -> Iterator[Playwright]:
 
 
 @pytest.fixture(scope="session")
-def browser_context(playwright: Playwright) -> Iterator[BrowserContext]:
-    with tempfile.TemporaryDirectory(prefix="chromium-profile-") as profile:
-        context = playwright.chromium.launch_persistent_context(
-            profile,
-            executable_path=CHROMIUM,
-            headless=True,
-            args=CHROMIUM_ARGS,
-            viewport={"width": 1024, "height": 720},
-        )
-        context.set_default_timeout(15_000)
-        yield context
-        context.close()
+def browser(playwright: Playwright) -> Iterator[Browser]:
+    # Playwright starts Chromium with a fresh temporary user-data directory of its own.
+    chromium = playwright.chromium.launch(
+        executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
+    )
+    yield chromium
+    chromium.close()
+
+
+@pytest.fixture
+def browser_context(browser: Browser) -> Iterator[BrowserContext]:
+    """A context of its own for each test: no cookie or request of another test leaks in."""
+    context = browser.new_context(viewport={"width": 1024, "height": 720}, accept_downloads=True)
+    context.set_default_timeout(15_000)
+    yield context
+    context.close()
 
 
 @pytest.fixture
 def page(browser_context: BrowserContext) -> Iterator[Page]:
-    """A new tab with no cookies: every test starts signed out."""
-    browser_context.clear_cookies()
-    tab = browser_context.new_page()
-    yield tab
-    tab.close()
+    """A new tab, signed out."""
+    yield browser_context.new_page()
 
 
 @pytest.fixture

@@ -15,6 +15,7 @@ def register(page: Page, gateway: str, user: dict[str, str]) -> None:
     page.get_by_label("Password", exact=True).fill(user["password"])
     page.get_by_label("Repeat the password").fill(user["password"])
     page.get_by_role("button", name="Create the account").click()
+    expect(page.get_by_text("Your account is ready. Log in to continue.").first).to_be_visible()
 
 
 def log_in(page: Page, user: dict[str, str]) -> None:
