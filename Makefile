@@ -54,6 +54,35 @@ bench: bench-content
 bench-content: install  ## list-page latency at 1,000 and 100,000 posts -> docs/benchmarks.md
 	@$(PY) scripts/bench_content.py
 
+# --- containers and deployment: deploy/, docker-compose.yml, services/*/Dockerfile ----------
+# Where docker has no engine, COMPOSE=podman-compose runs the same file with podman.
+COMPOSE ?= docker compose
+COMPOSE_ENV_FILE ?= deploy/compose/development.env
+
+.PHONY: compose-up compose-down test-containers validate-deploy
+
+compose-up:  ## the stack as containers (PostgreSQL per service, Redis); COMPOSE_ENV_FILE for production
+	$(COMPOSE) --env-file $(COMPOSE_ENV_FILE) up -d --build
+	@echo "gateway: http://127.0.0.1:8000 (docker compose ps shows health; make compose-down stops)"
+
+compose-down:  ## stop the compose stack; volumes stay (COMPOSE_DOWN_FLAGS=-v drops them)
+	$(COMPOSE) --env-file $(COMPOSE_ENV_FILE) down $(COMPOSE_DOWN_FLAGS)
+
+test-containers: install  ## build the three images with podman and run the e2e tests against them
+	@deploy/test-containers.sh
+
+validate-deploy: install  ## docker-compose.yml against the Compose spec, deploy/k8s against Kubernetes schemas
+	@UV_PYTHON_DOWNLOADS=never UV_PROJECT_ENVIRONMENT=.venvs/deploy $(UV) sync --only-group deploy --frozen --quiet
+	@.venvs/deploy/bin/python deploy/validate.py
+
+# -- gateway ---------------------------------------------------------------------------------
+.PHONY: bench-gateway
+
+bench: bench-gateway  ## every benchmark; each part writes its own section of docs/benchmarks.md
+
+bench-gateway: install  ## requests/s straight to content vs through the gateway (wrk)
+	@$(PY) scripts/bench_gateway.py
+
 # -- browser: hosted pages, cookie sessions and the console in headless Chromium -----------
 .PHONY: test-browser
 test-browser: install  ## browser tests in Debian's headless Chromium (installs it when missing)

@@ -5,7 +5,8 @@ Everything is read from the environment so one file serves all three services.
 
 import os
 
-bind = os.environ.get("GUNICORN_BIND", "0.0.0.0:8000")
+# GUNICORN_BIND (host:port) wins; containers usually set only PORT.
+bind = os.environ.get("GUNICORN_BIND") or f"0.0.0.0:{os.environ.get('PORT', '8000')}"
 workers = int(os.environ.get("GUNICORN_WORKERS", "2"))
 # Threads let one worker overlap upstream I/O; the gateway waits on the network a lot.
 worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "gthread")
@@ -14,10 +15,27 @@ keepalive = int(os.environ.get("GUNICORN_KEEPALIVE", "5"))
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
 # On SIGTERM, in-flight requests get this long to finish before workers are killed.
 graceful_timeout = int(os.environ.get("GUNICORN_GRACEFUL_TIMEOUT", "20"))
+# Worker heartbeats in memory: a disk-backed /tmp (or none, with a read-only root) can stall them.
+# (gunicorn makes its own unique files there with mkstemp.)
+SHARED_MEMORY = "/dev/shm"  # noqa: S108
+worker_tmp_dir = SHARED_MEMORY if os.path.isdir(SHARED_MEMORY) else None
 # Several gunicorn masters share one machine (make up, tests): no fixed-path control socket.
 control_socket_disable = True
 # The services log every request themselves, as JSON with the request id.
 accesslog = None
-errorlog = "-"
 loglevel = os.environ.get("LOG_LEVEL", "info").lower()
+# Gunicorn's own lines (boot, worker exits) go to stdout like the services' JSON lines, so a
+# container runtime collects one stream. Not propagated: the services' root handler would
+# print them a second time.
+logconfig_dict = {
+    "root": {"level": "WARNING", "handlers": []},
+    "loggers": {
+        "gunicorn.error": {
+            "level": loglevel.upper(),
+            "handlers": ["console"],
+            "propagate": False,
+            "qualname": "gunicorn.error",
+        },
+    },
+}
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")

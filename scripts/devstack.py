@@ -179,13 +179,18 @@ class Stack:
             str(self.run_dir / f"{service.name}.gunicorn.pid"),
             f"{service.module}:create_app()",
         ]
-        self._spawn(service.name, args)
+        env = self.env
+        if service.name == "gateway":
+            # The gateway mostly waits on upstreams: many cheap threads, so requests hung
+            # on a dead upstream never take the last one (see the gateway's README section).
+            env = {**env, "GUNICORN_THREADS": env.get("GATEWAY_THREADS", "32")}
+        self._spawn(service.name, args, env)
 
-    def _spawn(self, name: str, args: list[str]) -> None:
+    def _spawn(self, name: str, args: list[str], env: dict[str, str] | None = None) -> None:
         out = self._output(name)
         process = subprocess.Popen(  # noqa: S603 - our own fixed command line
             args,
-            env=self.env,
+            env=env or self.env,
             stdout=out,
             stderr=subprocess.STDOUT if out is not None else None,
             start_new_session=True,  # Ctrl-C reaches us only; we stop children in order

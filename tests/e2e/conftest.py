@@ -2,6 +2,12 @@
 
 The stack is started with the same script as `make up`, on free ports, in a temporary
 directory, with each process logging to its own file so tests can read the logs.
+
+With E2E_GATEWAY_URL set, the session `stack` is one already running elsewhere (the
+containers of `make test-containers`): E2E_AUTH_URL and E2E_CONTENT_URL name the services,
+E2E_LOG_DIR holds `<service>.log`, E2E_ENV_<NAME> gives `stack.env[NAME]`. Only tests on the
+session `stack` run then: those with a stack of their own are deselected, and so are those
+marked `local_stack` (they stop the session stack's processes or read its files).
 """
 
 from __future__ import annotations
@@ -43,6 +49,10 @@ class RunningStack:
             "REDIS_PORT": str(free_port()),
             "GUNICORN_WORKERS": "2",
             "UPSTREAM_READ_TIMEOUT": "5",
+            # Every test client is 127.0.0.1: the gateway's per-address limit would throttle
+            # the suite itself. Tests of rate limiting start a stack with their own limits.
+            "RATE_LIMIT": "100000/minute",
+            "RATE_LIMIT_ANONYMOUS": "100000/minute",
             **(extra_env or {}),
         }
         self.env.pop("REDIS_URL", None)
@@ -119,8 +129,65 @@ class RunningStack:
         return path.read_text(errors="replace") if path.exists() else ""
 
 
+class ExternalStack:
+    """A stack this process did not start and must not stop, found through E2E_* variables."""
+
+    def __init__(self, gateway: str) -> None:
+        self.gateway = gateway.rstrip("/")
+        # The stack's settings a test may use, e.g. its database for an admin command:
+        # E2E_ENV_AUTH_DATABASE_URL becomes env["AUTH_DATABASE_URL"].
+        self.env = {
+            name.removeprefix("E2E_ENV_"): value
+            for name, value in os.environ.items()
+            if name.startswith("E2E_ENV_")
+        }
+
+    def url(self, service: str) -> str:
+        if service == "gateway":
+            return self.gateway
+        return os.environ[f"E2E_{service.upper()}_URL"].rstrip("/")
+
+    def log(self, name: str) -> str:
+        path = Path(os.environ.get("E2E_LOG_DIR", "")) / f"{name}.log"
+        return path.read_text(errors="replace") if path.is_file() else ""
+
+    def __getattr__(self, name: str) -> object:
+        # env, ports, state_dir, kill_service...: only a stack this process started has them.
+        raise AttributeError(
+            f"the stack is external (E2E_GATEWAY_URL) and has no {name!r}; "
+            "mark the test with @pytest.mark.local_stack"
+        )
+
+
+EXTERNAL_GATEWAY = os.environ.get("E2E_GATEWAY_URL")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "local_stack: stops processes or starts its own stack; needs a local stack"
+    )
+
+
+def runs_on_external_stack(item: pytest.Item) -> bool:
+    # Tests on a stack of their own already ran under `make test`; they say nothing new here.
+    uses_session_stack = "stack" in getattr(item, "fixturenames", ())
+    return uses_session_stack and not item.get_closest_marker("local_stack")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if not EXTERNAL_GATEWAY:
+        return
+    elsewhere = [item for item in items if not runs_on_external_stack(item)]
+    if elsewhere:
+        config.hook.pytest_deselected(items=elsewhere)
+        items[:] = [item for item in items if runs_on_external_stack(item)]
+
+
 @pytest.fixture(scope="session")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack | ExternalStack]:
+    if EXTERNAL_GATEWAY:
+        yield ExternalStack(EXTERNAL_GATEWAY)
+        return
     running = RunningStack(tmp_path_factory.mktemp("stack"))
     running.start()
     yield running

@@ -8,6 +8,9 @@ import pytest
 import requests
 from conftest import RunningStack
 
+# It stops a service: only possible on a stack this test process started.
+pytestmark = pytest.mark.local_stack
+
 
 @pytest.fixture(scope="module")
 def own_stack(tmp_path_factory):

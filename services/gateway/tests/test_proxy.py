@@ -1,8 +1,11 @@
-"""Routing, header hygiene and error normalisation of the gateway's proxy."""
+"""Routing, header hygiene, bodies and error normalisation of the gateway's proxy."""
 
 from __future__ import annotations
 
-from conftest import closed_port
+import io
+import json
+
+from conftest import Scripted, closed_port
 
 from gateway_service import create_app
 
@@ -17,27 +20,144 @@ def test_routes_by_prefix_and_keeps_path_and_query(client, upstream):
     assert sent["headers"]["X-Request-Id"] == "trace-1"
 
 
+def test_routes_come_from_configuration(make_app, upstream, second_upstream):
+    app = make_app(
+        GATEWAY_ROUTES="/api=content,/files=storage", STORAGE_SERVICE_URL=second_upstream.url
+    )
+    client = app.test_client()
+    assert client.get("/files/a.txt").status_code == 200
+    assert second_upstream.seen[-1]["path"] == "/files/a.txt"
+    assert client.get("/auth/me").status_code == 404  # no longer routed
+    assert client.get("/filesystem").status_code == 404  # prefixes match whole segments
+
+
 def test_body_and_method_are_forwarded(client, upstream):
     client.post("/auth/register", data=b'{"a": 1}', content_type="application/json")
     assert upstream.seen[-1]["method"] == "POST"
     assert upstream.seen[-1]["body"] == b'{"a": 1}'
 
 
-def test_hop_by_hop_and_forwarding_headers_are_not_trusted(client, upstream):
+def test_upstream_connections_are_kept_alive_and_reused(make_app, keepalive_upstream):
+    url, ports = keepalive_upstream
+    client = make_app(CONTENT_SERVICE_URL=url).test_client()
+    for _ in range(5):
+        assert client.get("/api/items").status_code == 200
+    assert len(ports) == 5
+    assert len(set(ports)) == 1  # one connection, five requests
+
+
+def test_hop_by_hop_and_connection_named_headers_are_stripped(client, upstream):
     client.get(
         "/api/items",
         headers={
             "Connection": "keep-alive, X-Secret-Hop",
             "X-Secret-Hop": "drop me",
-            "X-Forwarded-For": "6.6.6.6",
             "Keep-Alive": "timeout=5",
+            "TE": "trailers",
+            "Proxy-Authorization": "Basic abc",
+            "Upgrade": "h2c",
         },
     )
+    headers = {k.lower() for k in upstream.seen[-1]["headers"]}
+    assert not headers & {"x-secret-hop", "keep-alive", "te", "proxy-authorization", "upgrade"}
+
+
+def test_hop_by_hop_headers_of_the_answer_are_stripped(client, upstream):
+    upstream.headers = {"Connection": "X-Internal", "X-Internal": "secret", "X-Kept": "yes"}
+    response = client.get("/api/items")
+    assert "X-Internal" not in response.headers
+    assert response.headers["X-Kept"] == "yes"
+
+
+def test_forwarding_and_identity_headers_from_a_client_are_replaced(client, upstream):
+    client.get(
+        "/api/items",
+        headers={
+            "X-Forwarded-For": "6.6.6.6",
+            "X-Forwarded-Proto": "https",
+            "X-Forwarded-Host": "evil.example",
+            "Forwarded": "for=6.6.6.6",
+            "X-Real-IP": "6.6.6.6",
+            "X-User-Id": "1",
+            "X-Authenticated-User": "admin",
+            "X-Roles": "admin",
+        },
+        environ_base={"REMOTE_ADDR": "203.0.113.9"},
+    )
     headers = {k.lower(): v for k, v in upstream.seen[-1]["headers"].items()}
-    assert "x-secret-hop" not in headers
-    assert "keep-alive" not in headers
-    assert headers["x-forwarded-for"] != "6.6.6.6"
+    assert headers["x-forwarded-for"] == "203.0.113.9"
     assert headers["x-forwarded-proto"] == "http"
+    assert headers["x-forwarded-host"] == "localhost"
+    for name in ("forwarded", "x-real-ip", "x-user-id", "x-authenticated-user", "x-roles"):
+        assert name not in headers
+
+
+def test_a_trusted_proxy_forwarding_headers_are_kept_and_extended(make_app, upstream):
+    client = make_app(TRUSTED_PROXIES="10.0.0.0/8").test_client()
+    client.get(
+        "/api/items",
+        headers={
+            "X-Forwarded-For": "198.51.100.7",
+            "X-Forwarded-Proto": "https",
+            "X-Forwarded-Host": "api.example.com",
+            "X-Real-IP": "198.51.100.7",
+        },
+        environ_base={"REMOTE_ADDR": "10.1.2.3"},
+    )
+    headers = {k.lower(): v for k, v in upstream.seen[-1]["headers"].items()}
+    assert headers["x-forwarded-for"] == "198.51.100.7, 10.1.2.3"
+    assert headers["x-forwarded-proto"] == "https"
+    assert headers["x-forwarded-host"] == "api.example.com"
+    assert headers["x-real-ip"] == "198.51.100.7"
+
+
+def test_large_request_body_is_streamed_to_the_upstream(make_app, upstream):
+    client = make_app(MAX_CONTENT_LENGTH=8 * 1024 * 1024).test_client()
+    body = bytes(range(256)) * (5 * 4096)  # 5 MiB
+    response = client.post("/api/items", data=body, content_type="application/octet-stream")
+    assert response.status_code == 200
+    assert upstream.seen[-1]["body"] == body
+
+
+def test_large_response_body_is_streamed_to_the_client(client, upstream):
+    upstream.body = b"x" * (3 * 1024 * 1024)
+    upstream.content_type = "application/octet-stream"
+    response = client.get("/api/items/export")
+    assert response.is_streamed
+    assert response.data == upstream.body
+
+
+def test_oversized_body_is_413_without_an_upstream_call(client, upstream):
+    response = client.post(
+        "/api/items", data=b"x" * (1024 * 1024 + 1), content_type="application/json"
+    )
+    assert response.status_code == 413
+    assert response.mimetype == "application/problem+json"
+    assert upstream.seen == []
+
+
+def test_oversized_chunked_body_is_413_without_an_upstream_call(client, upstream):
+    # No Content-Length, as gunicorn hands over a chunked body.
+    response = client.post(
+        "/api/items",
+        input_stream=io.BytesIO(b"y" * (1024 * 1024 + 10)),
+        headers={"Transfer-Encoding": "chunked", "Content-Type": "application/json"},
+        environ_overrides={"wsgi.input_terminated": True},
+    )
+    assert response.status_code == 413
+    assert upstream.seen == []
+
+
+def test_small_chunked_body_is_forwarded_with_its_length(client, upstream):
+    response = client.post(
+        "/api/items",
+        input_stream=io.BytesIO(b'{"name": "x"}'),
+        headers={"Transfer-Encoding": "chunked", "Content-Type": "application/json"},
+        environ_overrides={"wsgi.input_terminated": True},
+    )
+    assert response.status_code == 200
+    assert upstream.seen[-1]["body"] == b'{"name": "x"}'
+    assert upstream.seen[-1]["headers"]["Content-Length"] == "13"
 
 
 def test_upstream_html_error_becomes_problem_json(client, upstream):
@@ -45,17 +165,55 @@ def test_upstream_html_error_becomes_problem_json(client, upstream):
     response = client.get("/api/items", headers={"X-Request-ID": "rid-7"})
     assert response.status_code == 500
     assert response.mimetype == "application/problem+json"
-    assert response.get_json()["request_id"] == "rid-7"
+    body = response.get_json()
+    assert body["request_id"] == "rid-7"
+    assert set(body) >= {"type", "title", "status", "detail", "instance", "request_id"}
     assert b"oops" not in response.data
 
 
-def test_upstream_problem_passes_through(client, upstream):
+def test_upstream_plain_and_empty_errors_become_problem_json(client, upstream):
+    upstream.paths["/api/plain"] = Scripted(404, b"not here", "text/plain")
+    upstream.paths["/api/empty"] = Scripted(503, b"", "")
+    for path, status in (("/api/plain", 404), ("/api/empty", 503)):
+        response = client.get(path)
+        assert response.status_code == status
+        assert response.mimetype == "application/problem+json"
+        assert response.get_json()["status"] == status
+
+
+def test_upstream_problem_passes_through_with_the_request_id(client, upstream):
     upstream.status = 409
     upstream.content_type = "application/problem+json"
+    upstream.headers = {"WWW-Authenticate": "Bearer"}
     upstream.body = b'{"type":"about:blank","title":"Conflict","status":409,"detail":"taken"}'
-    response = client.post("/auth/register", json={})
+    response = client.post("/auth/register", json={}, headers={"X-Request-ID": "rid-9"})
     assert response.status_code == 409
-    assert response.get_json()["detail"] == "taken"
+    assert response.mimetype == "application/problem+json"
+    body = response.get_json()
+    assert body["detail"] == "taken"
+    assert body["request_id"] == "rid-9"
+
+
+def test_upstream_validation_errors_pass_through_unchanged(client, upstream):
+    problem = {
+        "type": "/problems/validation-error",
+        "title": "Validation failed",
+        "status": 422,
+        "detail": "bad",
+        "instance": "/api/items",
+        "request_id": "from-upstream",
+        "errors": [{"field": "name", "message": "required"}],
+    }
+    upstream.status, upstream.content_type = 422, "application/problem+json"
+    upstream.body = json.dumps(problem).encode()
+    assert client.post("/api/items", json={}).get_json() == problem
+
+
+def test_not_modified_passes_through(client, upstream):
+    upstream.status, upstream.body, upstream.headers = 304, b"", {"ETag": '"v1"'}
+    response = client.get("/api/items/1", headers={"If-None-Match": '"v1"'})
+    assert response.status_code == 304
+    assert response.headers["ETag"] == '"v1"'
 
 
 def test_refused_connection_is_502():
@@ -72,15 +230,6 @@ def test_slow_upstream_is_504(client, upstream):
     response = client.get("/api/items")
     assert response.status_code == 504
     assert response.mimetype == "application/problem+json"
-
-
-def test_oversized_body_is_413_without_an_upstream_call(client, upstream):
-    response = client.post(
-        "/api/items", data=b"x" * (1024 * 1024 + 1), content_type="application/json"
-    )
-    assert response.status_code == 413
-    assert response.mimetype == "application/problem+json"
-    assert upstream.seen == []
 
 
 def test_own_endpoints(client, upstream):

@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from flask import Flask
 
-from gateway_service import console
+from gateway_service import console, cors, edge_auth, limits, me, openapi
 from gateway_service.config import load_config
-from gateway_service.routes import routing_blueprint, upstream_clients, upstream_ready
+from gateway_service.routes import (
+    build_upstreams,
+    route_prefixes,
+    routing_blueprint,
+    upstream_ready,
+)
 from shared.health import health_blueprint
 from shared.service import init_service
 
@@ -18,12 +24,26 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app = Flask(__name__)
     app.config.update(load_config(config))
     init_service(app)
-    app.extensions["upstreams"] = upstream_clients(app)
+    upstreams = build_upstreams(app)
+    app.extensions["upstreams"] = upstreams
+    app.extensions["prefixes"] = route_prefixes(app)
+    app.extensions["me_executor"] = ThreadPoolExecutor(max_workers=16, thread_name_prefix="me")
+
     app.register_blueprint(
-        health_blueprint(
-            {name: upstream_ready(c) for name, c in app.extensions["upstreams"].items()}
-        )
+        health_blueprint({name: upstream_ready(u) for name, u in upstreams.items()})
     )
-    app.register_blueprint(routing_blueprint(app))
+    routes, guarded = routing_blueprint(app)
+    app.register_blueprint(routes)
+    app.register_blueprint(me.bp)
+    openapi.init_openapi(app)
+
+    # The order of these hooks is the order of the checks on every request:
+    # preflight answered, token verified, rate limit counted, bad token refused.
+    app.before_request(cors.answer_preflight)
+    edge_auth.init_edge_auth(app, guarded | {"me.me"})
+    app.before_request(edge_auth.verify_edge_token)
+    limits.init_limits(app)
+    app.before_request(edge_auth.reject_bad_token)
+    cors.init_cors(app)
     console.init_app(app)
     return app

@@ -1,13 +1,17 @@
-"""Gateway settings: the shared base plus routes, CORS and limits."""
+"""Gateway settings: the shared base plus routes, CORS, limits and resilience knobs."""
 
 from __future__ import annotations
 
+import ipaddress
+import re
 from collections.abc import Mapping
 from typing import Any
 
-from shared.config import build_config, env_list, env_str
+from shared.config import ConfigError, build_config, env_float, env_int, env_list, env_str
 
 DEV_CORS_ORIGINS = "http://localhost:3000,http://localhost:5173"
+# An origin is scheme://host[:port], nothing more: no paths, no wildcards, no patterns.
+_ORIGIN = re.compile(r"https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?")
 
 
 def load_config(overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
@@ -15,12 +19,52 @@ def load_config(overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
         # Path prefix -> upstream name; each upstream's URL is <NAME>_SERVICE_URL.
         "GATEWAY_ROUTES": env_str("GATEWAY_ROUTES", "/auth=auth,/api=content"),
         "CORS_ORIGINS": env_list("CORS_ORIGINS", DEV_CORS_ORIGINS),
+        "CORS_MAX_AGE": env_int("CORS_MAX_AGE", 600),
+        # Peers whose X-Forwarded-* (and identity) headers are believed: IPs or CIDRs.
         "TRUSTED_PROXIES": env_list("TRUSTED_PROXIES"),
+        # Per client (a user with a valid token, else an address); see README.
+        "RATE_LIMIT": env_str("RATE_LIMIT", "600/minute"),
+        "RATE_LIMIT_ANONYMOUS": env_str("RATE_LIMIT_ANONYMOUS", "300/minute"),
+        "RATE_LIMIT_ENABLED": env_str("RATE_LIMIT_ENABLED", "true") != "false",
+        "CIRCUIT_FAILURE_THRESHOLD": env_int("CIRCUIT_FAILURE_THRESHOLD", 5),
+        "CIRCUIT_RESET_SECONDS": env_float("CIRCUIT_RESET_SECONDS", 30.0),
+        # In-flight calls to one upstream per worker process; beyond it a quick 503, so a
+        # hung upstream can never take every thread (and /healthz with them).
+        "UPSTREAM_MAX_IN_FLIGHT": env_int(
+            "UPSTREAM_MAX_IN_FLIGHT", max(1, env_int("GUNICORN_THREADS", 4) * 3 // 4)
+        ),
+        "UPSTREAM_POOL_SIZE": env_int("UPSTREAM_POOL_SIZE", 32),
+        "OPENAPI_CACHE_SECONDS": env_float("OPENAPI_CACHE_SECONDS", 60.0),
+        # Paths where the edge accepts a refresh token instead of an access token.
+        "REFRESH_TOKEN_PATHS": env_list("REFRESH_TOKEN_PATHS", "/auth/refresh"),
     }
     config = build_config("gateway", defaults, overrides)
     if isinstance(config["CORS_ORIGINS"], str):
         config["CORS_ORIGINS"] = [o.strip() for o in config["CORS_ORIGINS"].split(",") if o]
+    if isinstance(config["TRUSTED_PROXIES"], str):
+        config["TRUSTED_PROXIES"] = [p.strip() for p in config["TRUSTED_PROXIES"].split(",") if p]
+    check_cors_origins(config["CORS_ORIGINS"])
+    config["TRUSTED_NETWORKS"] = trusted_networks(config["TRUSTED_PROXIES"])
     return config
+
+
+def check_cors_origins(origins: list[str]) -> None:
+    """Refuse anything but exact origins: '*', 'null' and patterns would leak credentials."""
+    for origin in origins:
+        if not _ORIGIN.fullmatch(origin):
+            raise ConfigError(
+                f"CORS_ORIGINS entries must be exact origins like https://app.example.com, "
+                f"got {origin!r}"
+            )
+
+
+def trusted_networks(
+    entries: list[str],
+) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    try:
+        return tuple(ipaddress.ip_network(e, strict=False) for e in entries)
+    except ValueError as exc:
+        raise ConfigError(f"TRUSTED_PROXIES must be IP addresses or networks: {exc}") from exc
 
 
 def parse_routes(spec: str) -> list[tuple[str, str]]:

@@ -1,130 +1,130 @@
-"""Forwarding a request to an upstream service and its answer back, streamed both ways."""
+"""Forwarding a request to an upstream service and its answer back, large bodies streamed."""
 
 from __future__ import annotations
 
-import logging
+import json
 from collections.abc import Iterator
+from typing import Any
 
-import requests
-from flask import Response, g, request
-from werkzeug.datastructures import Headers
+import urllib3
+from flask import Response, current_app, g, request
+from werkzeug.exceptions import RequestEntityTooLarge
 
-from shared.http_client import ServiceClient
+from gateway_service.forwarding import response_headers, upstream_headers
+from gateway_service.upstream import Upstream, UpstreamError
 from shared.problems import PROBLEM_MIMETYPE, Problem, problem_response
-from shared.request_id import HEADER as REQUEST_ID_HEADER
 
-log = logging.getLogger(__name__)
-
-# RFC 9110 section 7.6.1: meaningful for one connection only, never forwarded.
-HOP_BY_HOP = frozenset(
-    {
-        "connection",
-        "keep-alive",
-        "proxy-authenticate",
-        "proxy-authorization",
-        "te",
-        "trailer",
-        "transfer-encoding",
-        "upgrade",
-        "proxy-connection",
-    }
-)
-# Set by the gateway itself; a client's own values are never passed on.
-GATEWAY_OWNED = frozenset(
-    {
-        "host",
-        "content-length",
-        "x-forwarded-for",
-        "x-forwarded-proto",
-        "x-forwarded-host",
-        "x-real-ip",
-        "forwarded",
-        "x-request-id",
-    }
-)
-IDEMPOTENT = frozenset({"GET", "HEAD"})
 CHUNK = 64 * 1024
+# Answers up to this size are read whole (one write to the client); larger ones stream.
+SMALL_BODY = 256 * 1024
+# An upstream's error answer is read at most this far to check it is a problem document.
+MAX_PROBLEM_BYTES = 64 * 1024
+# Upstream headers still meaningful on an error answer the gateway rewrites.
+DROPPED_ON_PROBLEM = ("content-length", "content-encoding", "content-type")
+KEPT_ON_ERROR = ("www-authenticate", "retry-after", "allow", "location", "etag")
 
 
-def _named_in_connection(headers: Headers | requests.structures.CaseInsensitiveDict) -> set[str]:
-    names = set()
-    for value in headers.get("Connection", "").split(","):
-        if value.strip():
-            names.add(value.strip().lower())
-    return names
-
-
-def upstream_headers(client_addr: str) -> dict[str, str]:
-    drop = HOP_BY_HOP | GATEWAY_OWNED | _named_in_connection(request.headers)
-    headers = {k: v for k, v in request.headers.items() if k.lower() not in drop}
-    headers["X-Forwarded-For"] = client_addr
-    headers["X-Forwarded-Proto"] = request.scheme
-    headers["X-Forwarded-Host"] = request.host
-    headers[REQUEST_ID_HEADER] = g.request_id
-    return headers
-
-
-def forward(client: ServiceClient, upstream: str, client_addr: str) -> Response:
-    method = request.method
-    body = _request_body()
-    try:
-        upstream_response = _send(client, method, body, client_addr)
-    except requests.Timeout as exc:
-        log.warning("upstream %s timed out", upstream, extra={"upstream": upstream})
-        raise Problem(504, f"The {upstream} service did not answer in time.") from exc
-    except requests.ConnectionError as exc:
-        log.warning("upstream %s unreachable", upstream, extra={"upstream": upstream})
-        raise Problem(502, f"The {upstream} service is unavailable.") from exc
-    return _relay(upstream_response, upstream)
-
-
-def _request_body() -> bytes | Iterator[bytes] | None:
-    if request.method in IDEMPOTENT:
-        return None
-    # get_data enforces MAX_CONTENT_LENGTH (413) before any upstream call is made.
-    return request.get_data(cache=False) or None
-
-
-def _send(
-    client: ServiceClient, method: str, body: bytes | Iterator[bytes] | None, client_addr: str
-) -> requests.Response:
+def forward(upstream: Upstream) -> Response:
+    body, length = _request_body()
+    headers = upstream_headers()
+    if length is not None:
+        headers["Content-Length"] = str(length)
     path = request.full_path if request.query_string else request.path
-    attempts = 2 if method in IDEMPOTENT else 1
-    for attempt in range(attempts):
-        try:
-            return client.request(
-                method,
-                path,
-                headers=upstream_headers(client_addr),
-                data=body,
-                stream=True,
-                allow_redirects=False,
-            )
-        except requests.ConnectionError:
-            # Only a failure to connect is retried, and only for GET and HEAD.
-            if attempt + 1 == attempts:
-                raise
-    raise AssertionError("unreachable")
+    try:
+        answer = upstream.request(request.method, path, headers, body=body, stream=True)
+    except UpstreamError as exc:
+        raise Problem(exc.status, exc.detail, headers=exc.headers) from exc
+    if answer.status >= 400:
+        return _error_answer(answer, upstream.name)
+    return _relay(answer)
 
 
-def _relay(upstream_response: requests.Response, upstream: str) -> Response:
-    status = upstream_response.status_code
-    content_type = upstream_response.headers.get("Content-Type", "")
-    if status >= 400 and not content_type.startswith(PROBLEM_MIMETYPE):
-        # HTML, plain or empty errors become problem+json; the body is never shown.
-        upstream_response.close()
-        return problem_response(status, f"The {upstream} service answered {status}.")
-    drop = HOP_BY_HOP | _named_in_connection(upstream_response.headers)
-    # The body is relayed as received (still encoded), so its length and encoding stand.
-    # raw.headers keeps repeated headers apart: several Set-Cookie must stay several.
-    headers = [(k, v) for k, v in upstream_response.raw.headers.items() if k.lower() not in drop]
-    body = upstream_response.raw.stream(CHUNK, decode_content=False)
-    response = Response(_closing(body, upstream_response), status=status, headers=headers)
+def _request_body() -> tuple[Any, int | None]:
+    """The body to send on, and its length; 413 before any upstream call when too large."""
+    limit = current_app.config["MAX_CONTENT_LENGTH"]
+    length = request.content_length
+    if length is not None:
+        if length > limit:
+            raise Problem(413, f"The request body is larger than {limit} bytes.")
+        # Streamed as it arrives: never held whole in the gateway.
+        return (request.stream if length else None), length
+    if "chunked" in request.headers.get("Transfer-Encoding", "").lower():
+        # No announced length: read up to the limit first, so an oversized body costs
+        # the upstream nothing. The limit bounds what is held.
+        data = _read_at_most(limit)
+        return data, len(data)
+    return None, None
+
+
+def _read_at_most(limit: int) -> bytes:
+    parts, size = [], 0
+    try:
+        while chunk := request.stream.read(CHUNK):
+            size += len(chunk)
+            if size > limit:
+                raise RequestEntityTooLarge()
+            parts.append(chunk)
+    except RequestEntityTooLarge as exc:  # werkzeug's own MAX_CONTENT_LENGTH guard, too
+        raise Problem(413, f"The request body is larger than {limit} bytes.") from exc
+    return b"".join(parts)
+
+
+def _relay(answer: urllib3.BaseHTTPResponse) -> Response:
+    headers = response_headers(answer.headers.items(), answer.headers.get("Connection"))
+    declared = answer.headers.get("Content-Length")
+    if declared is not None and declared.isdigit() and int(declared) <= SMALL_BODY:
+        data = answer.read(decode_content=False)
+        answer.release_conn()
+        response = Response(data, status=answer.status, headers=headers)
+    else:
+        response = Response(_stream(answer), status=answer.status, headers=headers)
+    if "Content-Type" not in answer.headers:
+        del response.headers["Content-Type"]  # not werkzeug's text/html default on a 204
     return response
 
 
-def _closing(chunks: Iterator[bytes], upstream_response: requests.Response) -> Iterator[bytes]:
+def _stream(answer: urllib3.BaseHTTPResponse) -> Iterator[bytes]:
+    complete = False
     try:
-        yield from chunks
+        yield from answer.stream(CHUNK, decode_content=False)
+        complete = True
     finally:
-        upstream_response.close()
+        if not complete:
+            answer.close()  # a half-read connection cannot be reused
+        answer.release_conn()
+
+
+def _error_answer(answer: urllib3.BaseHTTPResponse, name: str) -> Response:
+    """Every error leaves as problem+json carrying the request id, whatever the upstream sent."""
+    raw = answer.read(MAX_PROBLEM_BYTES + 1, decode_content=True)
+    complete = len(raw) <= MAX_PROBLEM_BYTES
+    if not complete:
+        answer.close()
+    answer.release_conn()
+    kept = {k: v for k, v in answer.headers.items() if k.lower() in KEPT_ON_ERROR}
+    document = _problem_document(answer, raw) if complete else None
+    if document is None:
+        # HTML, plain text, JSON of another shape or nothing: the body is never shown.
+        return problem_response(
+            answer.status, f"The {name} service answered {answer.status}.", headers=kept
+        )
+    if not document.get("request_id"):
+        document["request_id"] = g.request_id
+    headers = response_headers(answer.headers.items(), answer.headers.get("Connection"))
+    headers = [(k, v) for k, v in headers if k.lower() not in DROPPED_ON_PROBLEM]
+    return Response(
+        json.dumps(document), status=answer.status, headers=headers, mimetype=PROBLEM_MIMETYPE
+    )
+
+
+def _problem_document(answer: urllib3.BaseHTTPResponse, raw: bytes) -> dict[str, Any] | None:
+    content_type = answer.headers.get("Content-Type", "")
+    if not content_type.startswith(PROBLEM_MIMETYPE):
+        return None
+    try:
+        document = json.loads(raw)
+    except ValueError:
+        return None
+    if not isinstance(document, dict) or document.get("status") != answer.status:
+        return None
+    return document

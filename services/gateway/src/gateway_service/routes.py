@@ -2,52 +2,73 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Flask, Response, current_app, request
+from collections.abc import Callable
+
+from flask import Blueprint, Flask, Response, current_app
 
 from gateway_service.config import parse_routes
 from gateway_service.proxy import forward
-from shared.http_client import ServiceClient
+from gateway_service.upstream import Upstream, UpstreamError
 
 METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 
 
-def upstream_clients(app: Flask) -> dict[str, ServiceClient]:
-    clients = {}
-    for _, name in parse_routes(app.config["GATEWAY_ROUTES"]):
-        url = app.config.get(f"{name.upper()}_SERVICE_URL")
+def build_upstreams(app: Flask) -> dict[str, Upstream]:
+    config = app.config
+    upstreams = {}
+    for _, name in parse_routes(config["GATEWAY_ROUTES"]):
+        url = config.get(f"{name.upper()}_SERVICE_URL")
         if not url:
             raise RuntimeError(f"route to {name!r} needs {name.upper()}_SERVICE_URL")
-        clients[name] = ServiceClient(
-            url, app.config["UPSTREAM_CONNECT_TIMEOUT"], app.config["UPSTREAM_READ_TIMEOUT"]
+        upstreams[name] = Upstream(
+            name,
+            url,
+            connect_timeout=config["UPSTREAM_CONNECT_TIMEOUT"],
+            read_timeout=config["UPSTREAM_READ_TIMEOUT"],
+            pool_size=config["UPSTREAM_POOL_SIZE"],
+            max_in_flight=config["UPSTREAM_MAX_IN_FLIGHT"],
+            failure_threshold=config["CIRCUIT_FAILURE_THRESHOLD"],
+            reset_seconds=config["CIRCUIT_RESET_SECONDS"],
         )
-    return clients
+    return upstreams
 
 
-def routing_blueprint(app: Flask) -> Blueprint:
+def route_prefixes(app: Flask) -> dict[str, list[str]]:
+    prefixes: dict[str, list[str]] = {}
+    for prefix, name in parse_routes(app.config["GATEWAY_ROUTES"]):
+        prefixes.setdefault(name, []).append(prefix)
+    return prefixes
+
+
+def routing_blueprint(app: Flask) -> tuple[Blueprint, set[str]]:
+    """The proxy routes, and their endpoint names (the edge checks tokens on those)."""
     bp = Blueprint("routes", __name__)
+    endpoints = set()
     for prefix, name in parse_routes(app.config["GATEWAY_ROUTES"]):
         view = _proxy_view(name)
         bp.add_url_rule(prefix, f"proxy_{name}_root", view, methods=METHODS)
         bp.add_url_rule(f"{prefix}/<path:rest>", f"proxy_{name}", view, methods=METHODS)
-    return bp
+        endpoints |= {f"routes.proxy_{name}_root", f"routes.proxy_{name}"}
+    return bp, endpoints
 
 
-def _proxy_view(name: str):
+def _proxy_view(name: str) -> Callable[..., Response]:
     def view(rest: str = "") -> Response:
-        client = current_app.extensions["upstreams"][name]
-        return forward(client, name, request.remote_addr or "")
+        return forward(current_app.extensions["upstreams"][name])
 
     view.__name__ = f"proxy_{name}"
     return view
 
 
-def upstream_ready(client: ServiceClient):
+def upstream_ready(upstream: Upstream) -> Callable[[], None]:
     """A readiness check that asks the upstream's own /readyz (its database and Redis)."""
 
     def check() -> None:
-        response = client.get("/readyz", timeout=(client.timeout[0], 2.0))
-        response.close()
-        if response.status_code != 200:
-            raise RuntimeError(f"upstream answered {response.status_code}")
+        try:
+            status = upstream.probe("/readyz")
+        except UpstreamError as exc:
+            raise RuntimeError(exc.detail) from exc
+        if status != 200:
+            raise RuntimeError(f"upstream answered {status}")
 
     return check

@@ -1,0 +1,98 @@
+"""Prometheus metrics: request counts and latencies by route template and status, at /metrics.
+
+Under gunicorn each worker is its own process. So that a scrape sees the whole service
+and not one worker, the metrics use prometheus_client's multiprocess mode with a
+directory per gunicorn master (PROMETHEUS_MULTIPROC_DIR, or one made per run in the
+temporary directory). Outside gunicorn (tests, `flask run`) they live in the process.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+import time
+from typing import Any
+
+from flask import Flask, Response, g, request
+
+LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
+_metrics: dict[str, Any] = {}
+
+
+def _choose_multiprocess_dir() -> None:
+    """Must run before prometheus_client is first imported: it reads the variable then."""
+    if "prometheus_client" in sys.modules or os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        return
+    if "gunicorn" not in sys.modules:
+        return
+    # Workers share their master's pid as parent: one fresh directory per service run.
+    path = os.path.join(tempfile.gettempdir(), f"suite-prometheus-{os.getppid()}")
+    os.makedirs(path, exist_ok=True)
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = path
+
+
+def metric(kind: str, name: str, documentation: str, labels: tuple[str, ...], **kwargs: Any) -> Any:
+    """A process-wide metric, created once however many apps (tests) ask for it."""
+    if name not in _metrics:
+        _choose_multiprocess_dir()
+        import prometheus_client
+
+        factory = getattr(prometheus_client, kind)
+        _metrics[name] = factory(name, documentation, labels, **kwargs)
+    return _metrics[name]
+
+
+def counter(name: str, documentation: str, labels: tuple[str, ...]) -> Any:
+    return metric("Counter", name, documentation, labels)
+
+
+def gauge(name: str, documentation: str, labels: tuple[str, ...], mode: str = "max") -> Any:
+    # In multiprocess mode a gauge is per worker; "max" reports the worst worker.
+    return metric("Gauge", name, documentation, labels, multiprocess_mode=mode)
+
+
+def init_metrics(app: Flask) -> None:
+    service = app.config["SERVICE_NAME"]
+    requests_total = counter(
+        "http_requests_total",
+        "HTTP requests answered, by route template and status.",
+        ("service", "method", "route", "status"),
+    )
+    latency = metric(
+        "Histogram",
+        "http_request_duration_seconds",
+        "Time to answer an HTTP request (until the response starts), by route template.",
+        ("service", "method", "route"),
+        buckets=LATENCY_BUCKETS,
+    )
+
+    @app.before_request
+    def start_timer() -> None:
+        g.metrics_started = time.perf_counter()
+
+    @app.after_request
+    def record(response: Response) -> Response:
+        started = g.get("metrics_started")
+        # The template (/api/items/<int:item_id>), never the raw path: bounded label values.
+        route = request.url_rule.rule if request.url_rule is not None else "<unmatched>"
+        requests_total.labels(service, request.method, route, str(response.status_code)).inc()
+        if started is not None:
+            latency.labels(service, request.method, route).observe(time.perf_counter() - started)
+        return response
+
+    app.add_url_rule("/metrics", "metrics", metrics_view)
+
+
+def metrics_view() -> Response:
+    import prometheus_client
+    from prometheus_client import multiprocess
+
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        registry = prometheus_client.CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)
+    else:
+        registry = prometheus_client.REGISTRY
+    return Response(
+        prometheus_client.generate_latest(registry), mimetype=prometheus_client.CONTENT_TYPE_LATEST
+    )
