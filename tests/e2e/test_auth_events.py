@@ -33,6 +33,10 @@ def events_stack(tmp_path_factory) -> Iterator[RunningStack]:
         {
             "JWT_KEYS_DIR": str(base / "keys"),
             "JWT_KEYS_RELOAD_SECONDS": "1",
+            # Pre-publication, shortened: a rotated key signs 3 s after it is published,
+            # longer than the verifiers' 1 s refetch cool-down plus the 1 s reload.
+            "JWT_KEY_ACTIVATION_SECONDS": "3",
+            "JWKS_REFETCH_COOLDOWN": "1",
             "OUTBOX_BACKOFF_SECONDS": "0.2",
             "OUTBOX_MAX_BACKOFF_SECONDS": "1",
             "BOOTSTRAP_ADMIN_USERNAME": "boss",

@@ -32,6 +32,7 @@ def test_development_generates_its_first_key_in_the_instance_folder(tmp_path):
         "REFRESH_TOKEN_DAYS": 14,
         "ACCESS_TOKEN_MINUTES": 15,
         "JWT_KEYS_RELOAD_SECONDS": 5,
+        "JWT_KEY_ACTIVATION_SECONDS": 20,
     }
     store = keys.key_store(config, str(tmp_path))
     assert store.directory == tmp_path / "jwt-keys"
@@ -58,8 +59,11 @@ def test_a_key_from_the_environment_signs(make_app, register, tmp_path):
 def test_rotation_signs_with_the_new_key_and_keeps_the_old_one_published(make_app, tmp_path):
     folder = tmp_path / "keys"
     keys.write_new_key(folder)
-    # Workers check the folder every JWT_KEYS_RELOAD_SECONDS; zero here to see it at once.
-    app = make_app(JWT_KEYS_DIR=str(folder), JWT_KEYS_RELOAD_SECONDS=0)
+    # Workers check the folder every JWT_KEYS_RELOAD_SECONDS; zero here to see it at once,
+    # and no pre-publication delay (tested on its own below).
+    app = make_app(
+        JWT_KEYS_DIR=str(folder), JWT_KEYS_RELOAD_SECONDS=0, JWT_KEY_ACTIVATION_SECONDS=0
+    )
     client = app.test_client()
     client.post(
         "/auth/register",
@@ -81,6 +85,32 @@ def test_rotation_signs_with_the_new_key_and_keeps_the_old_one_published(make_ap
     # Tokens signed by the old key still verify, and so do refreshes from its session.
     assert client.get("/auth/me", headers=bearer(before["access_token"])).status_code == 200
     assert client.post("/auth/refresh", headers=bearer(before["refresh_token"])).status_code == 200
+
+
+def test_a_rotated_key_is_published_before_it_signs(make_app, tmp_path):
+    folder = tmp_path / "keys"
+    keys.write_new_key(folder)
+    app = make_app(
+        JWT_KEYS_DIR=str(folder), JWT_KEYS_RELOAD_SECONDS=0, JWT_KEY_ACTIVATION_SECONDS=3600
+    )
+    client = app.test_client()
+    old_kid = [k["kid"] for k in client.get("/auth/.well-known/jwks.json").get_json()["keys"]]
+    assert app.test_cli_runner().invoke(args=["rotate-keys"]).exit_code == 0
+    published = [k["kid"] for k in client.get("/auth/.well-known/jwks.json").get_json()["keys"]]
+    assert len(published) == 2 and published[1:] == old_kid
+    with app.app_context():
+        # Verifiers can fetch the new key now; it signs only once the delay has passed.
+        assert keys.key_store(app.config, app.instance_path).ring().current.kid == old_kid[0]
+
+
+def test_the_pending_key_becomes_current_after_the_activation_delay():
+    now = time.time()
+    older = SigningKey.from_pem(generate_pem(), now - 100)
+    pending = SigningKey.from_pem(generate_pem(), now - 10)
+    assert KeyRing([older, pending], retire_after=30, activation_delay=20).current is older
+    assert KeyRing([older, pending], retire_after=30, activation_delay=5).current is pending
+    # A lone key signs at once, whatever the delay: a fresh install must work.
+    assert KeyRing([pending], retire_after=30, activation_delay=20).current is pending
 
 
 def test_a_key_retires_once_its_successor_is_older_than_the_token_lifetime():

@@ -74,6 +74,9 @@ def base_settings(service: str) -> dict[str, Any]:
         "JWT_ISSUER": env_str("JWT_ISSUER", "flask-suite-auth"),
         "JWT_AUDIENCE": env_str("JWT_AUDIENCE", "flask-suite"),
         "JWKS_URL": env_str("JWKS_URL"),
+        # An unknown key id refetches the JWKS at most this often (auth's key activation
+        # delay must exceed it).
+        "JWKS_REFETCH_COOLDOWN": env_float("JWKS_REFETCH_COOLDOWN", 10.0),
         "SERVICE_TOKEN": env_str("SERVICE_TOKEN", DEV_SECRET),
         "JSON_SORT_KEYS": False,
     }

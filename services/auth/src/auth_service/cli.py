@@ -25,9 +25,10 @@ def init_app(app: Flask) -> None:
 
     @app.cli.command("rotate-keys")
     def rotate_keys() -> None:
-        """Add a new signing key (it signs from now on) and delete retired keys.
+        """Add a new signing key and delete retired keys.
 
-        Running workers pick the new key up within JWT_KEYS_RELOAD_SECONDS; older keys stay
+        The new key is in the JWKS within JWT_KEYS_RELOAD_SECONDS and signs after
+        JWT_KEY_ACTIVATION_SECONDS, once every verifier can have fetched it; older keys stay
         in the JWKS until every token they signed has expired.
         """
         store = key_store()
@@ -35,8 +36,11 @@ def init_app(app: Flask) -> None:
             raise click.ClickException(
                 "rotation needs a key folder (JWT_KEYS_DIR); a key from JWT_PRIVATE_KEY is fixed"
             )
-        current, removed = keys.rotate(store.directory, store.retire_after)
-        click.echo(f"new signing key {current.kid} in {store.directory}")
+        current, removed = keys.rotate(store.directory, store.retire_after, store.activation_delay)
+        click.echo(
+            f"new signing key {current.kid} in {store.directory}; "
+            f"published now, signs in {store.activation_delay:g} s"
+        )
         for path in removed:
             click.echo(f"retired key file removed: {path.name}")
         current_app.logger.info("signing key rotated", extra={"kid": current.kid})

@@ -22,6 +22,9 @@ def load_config(overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
         "JWT_KEYS_DIR": env_str("JWT_KEYS_DIR"),
         "JWT_PRIVATE_KEY_PEM": env_str("JWT_PRIVATE_KEY"),
         "JWT_KEYS_RELOAD_SECONDS": env_float("JWT_KEYS_RELOAD_SECONDS", 5.0),
+        # A rotated key is published at once and signs after this long: more than the
+        # key-folder reload plus the verifiers' JWKS refetch cool-down (JWKS_REFETCH_COOLDOWN).
+        "JWT_KEY_ACTIVATION_SECONDS": env_float("JWT_KEY_ACTIVATION_SECONDS", 20.0),
         "JWKS_MAX_AGE": 60,
         "ACCESS_TOKEN_MINUTES": env_int("ACCESS_TOKEN_MINUTES", 15),
         "REFRESH_TOKEN_DAYS": env_int("REFRESH_TOKEN_DAYS", 14),

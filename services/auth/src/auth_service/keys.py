@@ -67,27 +67,42 @@ def generate_pem() -> bytes:
 
 
 class KeyRing:
-    """Keys newest first: the newest signs, the others verify until they retire."""
+    """Keys newest first: all are published, one signs, older ones verify until they retire.
+
+    A new key is published at once but signs only after `activation_delay`: by then every
+    verifier that caches the JWKS can have fetched it, so no token ever carries a key id
+    that a verifier has not been able to see (pre-publication, as RFC 7517 key sets allow).
+    """
 
     def __init__(
-        self, keys: list[SigningKey], retire_after: float, now: float | None = None
+        self,
+        keys: list[SigningKey],
+        retire_after: float,
+        now: float | None = None,
+        activation_delay: float = 0.0,
     ) -> None:
         if not keys:
             raise ConfigError("no JWT signing key is available")
         ordered = sorted(keys, key=lambda k: k.created_at, reverse=True)
         now = time.time() if now is None else now
+        self.activation_delay = activation_delay
         self.keys = [ordered[0]]
         self.retired: list[SigningKey] = []
         for older, successor in zip(ordered[1:], ordered, strict=False):
-            # The older key stopped signing when its successor appeared.
-            if now - successor.created_at > retire_after:
+            # The older key stopped signing when its successor became active.
+            if now - (successor.created_at + activation_delay) > retire_after:
                 self.retired.append(older)
             else:
                 self.keys.append(older)
 
     @property
     def current(self) -> SigningKey:
-        return self.keys[0]
+        """The newest key that is active; the oldest one while every key is still pending."""
+        active_before = time.time() - self.activation_delay
+        for key in self.keys:
+            if key.created_at <= active_before:
+                return key
+        return self.keys[-1]
 
     def jwks(self) -> dict[str, Any]:
         return {"keys": [k.public_jwk for k in self.keys]}
@@ -109,9 +124,11 @@ class KeyStore:
         directory: Path | None = None,
         fixed: SigningKey | None = None,
         check_every: float = 5.0,
+        activation_delay: float = 0.0,
     ) -> None:
         self.directory = directory
         self.retire_after = retire_after
+        self.activation_delay = activation_delay
         self.check_every = check_every
         self._parsed: dict[str, SigningKey] = {}
         self._lock = threading.Lock()
@@ -147,7 +164,7 @@ class KeyStore:
                 key = SigningKey.from_pem(path.read_bytes(), _created_at(path), path)
                 self._parsed[path.name] = key
             keys.append(key)
-        return KeyRing(keys, self.retire_after)
+        return KeyRing(keys, self.retire_after, activation_delay=self.activation_delay)
 
 
 def write_new_key(directory: Path) -> Path:
@@ -162,17 +179,19 @@ def write_new_key(directory: Path) -> Path:
     return path
 
 
-def rotate(directory: Path, retire_after: float) -> tuple[SigningKey, list[Path]]:
-    """Add a new signing key and delete the files of keys that have retired."""
+def rotate(
+    directory: Path, retire_after: float, activation_delay: float = 0.0
+) -> tuple[SigningKey, list[Path]]:
+    """Add a new signing key (it signs after the activation delay); delete retired keys."""
     with _folder_lock(directory):
         write_new_key(directory)
-        ring = KeyStore(retire_after, directory).ring()
+        ring = KeyStore(retire_after, directory, activation_delay=activation_delay).ring()
         removed = []
         for key in ring.retired:
             if key.path is not None:
                 key.path.unlink(missing_ok=True)
                 removed.append(key.path)
-    return ring.current, removed
+    return ring.keys[0], removed
 
 
 def key_store(config: dict[str, Any], instance_path: str) -> KeyStore:
@@ -191,7 +210,12 @@ def key_store(config: dict[str, Any], instance_path: str) -> KeyStore:
         if config["APP_ENV"] == "production":
             raise ConfigError(f"no signing key found in {directory}")
         _generate_first_key(directory)
-    return KeyStore(retire_after, directory, check_every=config["JWT_KEYS_RELOAD_SECONDS"])
+    return KeyStore(
+        retire_after,
+        directory,
+        check_every=config["JWT_KEYS_RELOAD_SECONDS"],
+        activation_delay=config["JWT_KEY_ACTIVATION_SECONDS"],
+    )
 
 
 def _generate_first_key(directory: Path) -> None:

@@ -46,6 +46,6 @@ def _init_token_verifier(app: Flask) -> None:
     )
     # Tests hand in their own key source; in service the keys come from auth's JWKS.
     source = app.config.get("JWKS_SOURCE") or http_jwks_source(auth, "/auth/.well-known/jwks.json")
-    jwks = JwksCache(source)
+    jwks = JwksCache(source, cooldown=app.config["JWKS_REFETCH_COOLDOWN"])
     # Always checked: with Redis unreachable, authenticated requests fail closed (503).
     init_token_verifier(app, jwks, RevocationList(get_redis))

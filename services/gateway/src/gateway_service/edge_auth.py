@@ -68,7 +68,7 @@ def init_edge_auth(app: Flask, guarded_endpoints: set[str]) -> None:
     )
     source = app.config.get("JWKS_SOURCE") or http_jwks_source(auth, JWKS_PATH)
     app.extensions[_VERIFIER] = CachingTokenVerifier(
-        JwksCache(source),
+        JwksCache(source, cooldown=app.config["JWKS_REFETCH_COOLDOWN"]),
         issuer=app.config["JWT_ISSUER"],
         audience=app.config["JWT_AUDIENCE"],
         revocations=RevocationList(get_redis),
