@@ -83,6 +83,12 @@ bench: bench-gateway  ## every benchmark; each part writes its own section of do
 bench-gateway: install  ## requests/s straight to content vs through the gateway (wrk)
 	@$(PY) scripts/bench_gateway.py
 
+# -- browser: hosted pages, cookie sessions and the console in headless Chromium -----------
+.PHONY: test-browser
+test-browser: install  ## browser tests in Debian's headless Chromium (installs it when missing)
+	@scripts/install-browser.sh
+	@.venv/bin/python -m pytest tests/browser -p no:cacheprovider
+
 # -- reliability: faults, races, fuzzing, soak, security scan ---------------------
 .PHONY: test-reliability soak security
 

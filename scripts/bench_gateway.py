@@ -55,6 +55,7 @@ class Stack:
             "AUTH_PORT": str(self.ports["auth"]),
             "CONTENT_PORT": str(self.ports["content"]),
             "REDIS_PORT": str(free_port()),
+            "GUNICORN_WORKERS": "2",
             # Limits stay on (every request is counted in Redis), high enough not to refuse.
             "RATE_LIMIT": "100000000/minute",
             "RATE_LIMIT_ANONYMOUS": "100000000/minute",

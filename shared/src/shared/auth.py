@@ -8,6 +8,7 @@ from typing import Any, TypeVar
 
 from flask import Flask, current_app, g, request
 
+from shared.cookie_auth import access_cookie, check_csrf
 from shared.problems import Problem
 from shared.tokens import (
     InvalidToken,
@@ -53,8 +54,16 @@ def bearer_token() -> str | None:
 
 
 def authenticate(expected_type: str = "access") -> Principal:
-    """Verify the request's bearer token, or raise the matching problem (401 or 503)."""
+    """Verify the request's bearer token, or raise the matching problem (401, 403 or 503).
+
+    Without an Authorization header, a browser's access cookie stands in for the bearer
+    token, and an unsafe method must then carry the CSRF double submit (shared.cookie_auth).
+    """
     token = bearer_token()
+    from_cookie = False
+    if token is None and expected_type == "access" and "Authorization" not in request.headers:
+        token = access_cookie()
+        from_cookie = token is not None
     if token is None:
         if "Authorization" in request.headers:
             raise unauthorized("The Authorization header must be 'Bearer <token>'.")
@@ -73,6 +82,8 @@ def authenticate(expected_type: str = "access") -> Principal:
         principal = principal_from_claims(claims)
     except InvalidToken as exc:
         raise unauthorized(f"Invalid token: {exc}") from exc
+    if from_cookie:
+        check_csrf(claims)
     g.principal = principal
     return principal
 
@@ -91,7 +102,18 @@ def require_auth(view: F) -> F:
 
 
 def optional_auth() -> Principal | None:
-    """The principal when a bearer token is sent (and valid); None when no token is sent."""
-    if "Authorization" not in request.headers:
+    """The principal when a bearer token is sent (and valid); None when no token is sent.
+
+    A stale or invalid access cookie also counts as none: a browser keeps cookies after
+    they stop working, and reading public pages must not fail because of it.
+    """
+    if "Authorization" in request.headers:
+        return authenticate()
+    if access_cookie() is None:
         return None
-    return authenticate()
+    try:
+        return authenticate()
+    except Problem as exc:
+        if exc.status == 401:
+            return None
+        raise

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from http.cookiejar import DefaultCookiePolicy
 from typing import Any
 
 import requests
@@ -39,6 +40,9 @@ class ServiceClient:
             session.mount("http://", adapter)
             session.mount("https://", adapter)
             session.trust_env = False
+            # One client speaks for many users: a cookie one answer sets must never ride
+            # along on the next user's request, so the session keeps none.
+            session.cookies.set_policy(DefaultCookiePolicy(allowed_domains=[]))
             self._local.session = session
         return session
 

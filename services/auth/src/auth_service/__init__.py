@@ -9,7 +9,7 @@ from typing import Any
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from auth_service import accounts, admin, cli, openapi, sessions
+from auth_service import accounts, admin, cli, openapi, sessions, web
 from auth_service.bootstrap import init_bootstrap
 from auth_service.config import load_config
 from auth_service.extensions import db, migrate
@@ -52,6 +52,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         health_blueprint({"database": database_check(db), "redis": redis_check(get_redis)})
     )
     cli.init_app(app)
+    web.init_app(app)
     return app
 
 

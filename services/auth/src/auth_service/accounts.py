@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
 from sqlalchemy import delete
@@ -34,17 +35,28 @@ def register() -> tuple[Response, int, dict[str, str]]:
     body = json_object()
     errors: list[dict[str, str]] = []
     check_known_fields(body, {"username", "email", "password"}, errors)
-    check_username(body.get("username"), errors)
-    check_email(body.get("email"), errors)
-    check_password(body.get("password"), errors)
+    account = create_account(body.get("username"), body.get("email"), body.get("password"), errors)
+    return jsonify(account.to_public()), 201, {"Location": "/auth/me"}
+
+
+def create_account(
+    username: Any, email: Any, password: Any, errors: list[dict[str, str]] | None = None
+) -> Account:
+    """Check the fields (422), create the account (409 if taken) and its account event.
+
+    The API's register and the hosted register page both come here.
+    """
+    errors = list(errors or [])
+    check_username(username, errors)
+    check_email(email, errors)
+    check_password(password, errors)
     if errors:
         raise ValidationProblem(errors)
-    username, email = body["username"], body["email"].strip().lower()
     account = Account(
         username=username,
         username_key=username.lower(),
-        email=email,
-        password_hash=hash_password(body["password"]),
+        email=email.strip().lower(),
+        password_hash=hash_password(password),
         roles=[],
     )
     db.session.add(account)
@@ -55,7 +67,7 @@ def register() -> tuple[Response, int, dict[str, str]]:
     except IntegrityError as exc:
         db.session.rollback()
         raise Problem(409, "That username or email is already taken.") from exc
-    return jsonify(account.to_public()), 201, {"Location": "/auth/me"}
+    return account
 
 
 def signed_in_account() -> Account:
@@ -90,18 +102,39 @@ def change_password() -> tuple[str, int]:
     body = json_object()
     errors: list[dict[str, str]] = []
     check_known_fields(body, {"current_password", "new_password"}, errors)
-    check_password(body.get("new_password"), errors, "new_password")
-    if errors:
-        raise ValidationProblem(errors)
-    _require_password(account, body.get("current_password"), "current_password")
-    account.password_hash = hash_password(body["new_password"])
-    db.session.commit()
     principal = current_principal()
     assert principal is not None  # type narrowing only  # nosec B101
-    # Whoever else holds a session (perhaps the reason for the change) is signed out.
-    revoke_other_sessions(account.id, principal.claims.get("sid"))
-    log.info("password changed", extra={"account_id": account.id})
+    set_password(
+        account,
+        body.get("current_password"),
+        body.get("new_password"),
+        principal.claims.get("sid"),
+        errors,
+    )
     return "", 204
+
+
+def set_password(
+    account: Account,
+    current: Any,
+    new: Any,
+    keep_sid: str | None,
+    errors: list[dict[str, str]] | None = None,
+) -> None:
+    """Change the password (422 if unfit, 401 if `current` is wrong); end other sessions.
+
+    The API and the hosted password page both come here.
+    """
+    errors = list(errors or [])
+    check_password(new, errors, "new_password")
+    if errors:
+        raise ValidationProblem(errors)
+    _require_password(account, current, "current_password")
+    account.password_hash = hash_password(new)
+    db.session.commit()
+    # Whoever else holds a session (perhaps the reason for the change) is signed out.
+    revoke_other_sessions(account.id, keep_sid)
+    log.info("password changed", extra={"account_id": account.id})
 
 
 @bp.delete("/me")

@@ -7,6 +7,7 @@ from typing import Any
 from flask import Blueprint, Response, jsonify
 
 from auth_service.passwords import MAX_LENGTH, MIN_LENGTH
+from auth_service.web.openapi import HOSTED_PAGES
 
 bp = Blueprint("openapi", __name__)
 
@@ -307,7 +308,7 @@ DOCUMENT: dict[str, Any] = {
         "version": "1.0.0",
         "description": "Accounts, login sessions, access/refresh JWTs (RS256) and the JWKS.",
     },
-    "paths": PATHS,
+    "paths": {**PATHS, **HOSTED_PAGES},
     "components": {
         "schemas": SCHEMAS,
         "securitySchemes": {

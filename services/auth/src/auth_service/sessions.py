@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, request
 from sqlalchemy import or_
@@ -35,8 +36,15 @@ def login() -> tuple[Response, int]:
     if errors:
         raise ValidationProblem(errors)
     assert isinstance(username, str) and isinstance(password, str)  # type narrowing only  # nosec B101
+    return token_response(sign_in(username, password, request.remote_addr or "unknown"))
+
+
+def sign_in(username: str, password: str, address: str) -> dict[str, Any]:
+    """Check the credentials (throttled) and start a login session; its token pair.
+
+    The API's login and the hosted login page both come here.
+    """
     key = username.strip().lower()[:MAX_USERNAME_LENGTH]
-    address = request.remote_addr or "unknown"
     throttle.check(key, address)
     account = _verified_account(key, password)
     if account is None:
@@ -47,7 +55,7 @@ def login() -> tuple[Response, int]:
         # The hashing parameters changed since this hash was made: upgrade it now.
         account.password_hash = hash_password(password)
         db.session.commit()
-    return token_response(login_sessions.start_session(account))
+    return login_sessions.start_session(account)
 
 
 def _verified_account(key: str, password: str) -> Account | None:
@@ -72,12 +80,16 @@ def refresh() -> tuple[Response, int]:
 
 @bp.post("/logout")
 def logout() -> tuple[str, int]:
-    principal = authenticate()
-    login_sessions.revoke_access_token(principal.claims)
-    sid = principal.claims.get("sid")
+    sign_out(authenticate().claims)
+    return "", 204
+
+
+def sign_out(claims: dict[str, Any]) -> None:
+    """End the login session of these (verified) token claims, everywhere at once."""
+    login_sessions.revoke_access_token(claims)
+    sid = claims.get("sid")
     if isinstance(sid, str):
         login_sessions.revoke_session(sid)
-    return "", 204
 
 
 @bp.get("/.well-known/jwks.json")

@@ -8,7 +8,7 @@ from typing import Any
 
 from flask import Flask
 
-from gateway_service import cors, edge_auth, limits, me, openapi
+from gateway_service import console, cors, edge_auth, limits, me, openapi
 from gateway_service.config import load_config
 from gateway_service.routes import (
     build_upstreams,
@@ -45,4 +45,5 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     limits.init_limits(app)
     app.before_request(edge_auth.reject_bad_token)
     cors.init_cors(app)
+    console.init_app(app)
     return app

@@ -1,0 +1,44 @@
+"""What the hosted pages do, as calls into auth's own account and session code.
+
+The pages and the JSON API must behave alike (same rules, same throttling, same events,
+same revocation), so this module only forwards to the functions the API views use.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from auth_service import accounts, login_sessions, sessions
+from auth_service.extensions import db
+from auth_service.models import Account
+from shared.problems import Problem, ValidationProblem
+
+
+def register(username: str, email: str, password: str) -> Account:
+    return accounts.create_account(username, email, password)
+
+
+def sign_in(username: str, password: str, address: str) -> dict[str, Any]:
+    return sessions.sign_in(username, password, address)
+
+
+def refresh(refresh_claims: dict[str, Any]) -> dict[str, Any]:
+    return login_sessions.refresh(refresh_claims)
+
+
+def sign_out(claims: dict[str, Any]) -> None:
+    sessions.sign_out(claims)
+
+
+def change_password(account_id: int, current: str, new: str, keep_sid: str | None) -> None:
+    account = db.session.get(Account, account_id)
+    if account is None or account.disabled:
+        raise Problem(401, "The account no longer exists.")
+    try:
+        accounts.set_password(account, current, new, keep_sid)
+    except Problem as problem:
+        if problem.status != 401:
+            raise
+        # On the page, a wrong current password belongs beside its field.
+        wrong = [{"field": "current_password", "message": "is not correct"}]
+        raise ValidationProblem(wrong) from problem

@@ -1,0 +1,91 @@
+"""The hosted pages in auth's OpenAPI document: HTML for people, listed so nothing is hidden."""
+
+from __future__ import annotations
+
+from typing import Any
+
+TAG = ["hosted pages"]
+HTML = {"content": {"text/html": {"schema": {"type": "string"}}}}
+FORM = {
+    "required": True,
+    "content": {"application/x-www-form-urlencoded": {"schema": {"type": "object"}}},
+}
+NEXT = [
+    {
+        "name": "next",
+        "in": "query",
+        "required": False,
+        "description": "A local path to go to afterwards (anything else means the console).",
+        "schema": {"type": "string"},
+    }
+]
+
+
+def _page(summary: str, parameters: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    operation: dict[str, Any] = {
+        "tags": TAG,
+        "summary": summary,
+        "responses": {"200": {"description": "the page", **HTML}},
+    }
+    if parameters:
+        operation["parameters"] = parameters
+    return operation
+
+
+def _post(summary: str, parameters: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    operation = _page(summary, parameters)
+    operation["requestBody"] = FORM
+    operation["responses"] = {
+        "200": {"description": "the form again, with its errors beside the fields", **HTML},
+        "302": {"description": "done; on to the next page"},
+    }
+    return operation
+
+
+def _redirect(summary: str) -> dict[str, Any]:
+    return {
+        "tags": TAG,
+        "summary": summary,
+        "parameters": NEXT,
+        "responses": {"302": {"description": "on to `next`, or to the login page"}},
+    }
+
+
+HOSTED_PAGES: dict[str, Any] = {
+    "/auth/web/register": {
+        "get": _page("The registration form"),
+        "post": _post("Create an account (Flask-WTF form with its CSRF token)"),
+    },
+    "/auth/web/login": {
+        "get": _page("The login form", NEXT),
+        "post": _post(
+            "Log in; the tokens are set as HttpOnly cookies (with the CSRF double-submit "
+            "cookies) and the browser goes on to `next`",
+            NEXT,
+        ),
+    },
+    "/auth/web/refresh": {
+        "get": _redirect("Trade the refresh cookie for new token cookies, then go on to `next`")
+    },
+    "/auth/web/logout": {
+        "get": _page("Confirm logging out"),
+        "post": _post(
+            "Log out: revoke the session and clear the cookies (Flask-WTF's token or the "
+            "access token's `csrf_access_token` value)"
+        ),
+    },
+    "/auth/web/password": {
+        "get": _page("The change-password form (signed in by cookie)"),
+        "post": _post("Change the password; every other session is signed out"),
+    },
+    "/auth/web/ui/static/{filename}": {
+        "get": {
+            "tags": TAG,
+            "summary": "The pages' stylesheet",
+            "parameters": [
+                {"name": "filename", "in": "path", "required": True, "schema": {"type": "string"}}
+            ],
+            "responses": {"200": {"description": "the file"}, "404": {"description": "none"}},
+        }
+    },
+}
