@@ -16,8 +16,6 @@ import http.client
 import os
 import re
 import shutil
-import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -29,91 +27,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import requests
+from local_stack import LocalStack
 
 ROOT = Path(__file__).resolve().parents[1]
 DOC = ROOT / "docs" / "benchmarks.md"
 START, END = "<!-- gateway-bench:start -->", "<!-- gateway-bench:end -->"
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-# -- the stack -----------------------------------------------------------------------------
-
-
-class Stack:
-    def __init__(self, base: Path) -> None:
-        self.base = base
-        self.ports = {name: free_port() for name in ("gateway", "auth", "content")}
-        self.env = {
-            **os.environ,
-            "GATEWAY_PORT": str(self.ports["gateway"]),
-            "AUTH_PORT": str(self.ports["auth"]),
-            "CONTENT_PORT": str(self.ports["content"]),
-            "REDIS_PORT": str(free_port()),
-            "GUNICORN_WORKERS": "2",
-            # Limits stay on (every request is counted in Redis), high enough not to refuse.
-            "RATE_LIMIT": "100000000/minute",
-            "RATE_LIMIT_ANONYMOUS": "100000000/minute",
-        }
-        self.env.pop("REDIS_URL", None)
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def url(self, name: str) -> str:
-        return f"http://127.0.0.1:{self.ports[name]}"
-
-    def start(self) -> None:
-        log = open(self.base / "devstack.log", "wb")  # noqa: SIM115 - lives as long as the stack
-        self.process = subprocess.Popen(  # noqa: S603 - our own script
-            [
-                sys.executable,
-                str(ROOT / "scripts" / "devstack.py"),
-                "up",
-                "--state-dir",
-                str(self.base / "state"),
-                "--log-dir",
-                str(self.base / "logs"),
-            ],
-            env=self.env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError("the stack did not start; see " + str(self.base))
-            try:
-                if requests.get(self.url("gateway") + "/readyz", timeout=2).status_code == 200:
-                    return
-            except requests.RequestException:
-                pass
-            time.sleep(0.25)
-        raise RuntimeError("the stack was not ready in time")
-
-    def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            self.process.send_signal(signal.SIGINT)
-            try:
-                self.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-
-    def pids(self, name: str) -> list[int]:
-        """The gunicorn master of a service and its workers."""
-        master = int((self.base / "state" / "run" / f"{name}.pid").read_text())
-        pids = [master]
-        for stat in Path("/proc").glob("[0-9]*/stat"):
-            try:
-                fields = stat.read_text().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            if int(fields[1]) == master:
-                pids.append(int(stat.parent.name))
-        return pids
 
 
 def cpu_seconds(pids: list[int]) -> float:
@@ -213,7 +132,7 @@ def run_python(url: str, headers: dict[str, str], concurrency: int, seconds: int
 # -- the measurement -----------------------------------------------------------------------
 
 
-def prepare(stack: Stack) -> tuple[int, dict[str, str]]:
+def prepare(stack: LocalStack) -> tuple[int, dict[str, str]]:
     gateway = stack.url("gateway")
     name = "bench" + uuid.uuid4().hex[:8]
     password = "bench password " + uuid.uuid4().hex[:6]
@@ -262,7 +181,9 @@ def measure(args: argparse.Namespace) -> dict[str, object]:
         return run_python(url, headers, concurrency, seconds)
 
     with tempfile.TemporaryDirectory(prefix="bench-gateway-") as tmp:
-        stack = Stack(Path(tmp))
+        # Limits stay on (every request is counted in Redis), high enough not to refuse.
+        limits = {"RATE_LIMIT": "100000000/minute", "RATE_LIMIT_ANONYMOUS": "100000000/minute"}
+        stack = LocalStack(Path(tmp), limits)
         stack.start()
         try:
             item_id, headers = prepare(stack)

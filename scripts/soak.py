@@ -16,9 +16,6 @@ from __future__ import annotations
 import argparse
 import os
 import random
-import signal
-import socket
-import subprocess
 import sys
 import tempfile
 import threading
@@ -30,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import requests
+from local_stack import LocalStack
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs" / "benchmarks.md"
@@ -44,88 +42,13 @@ STACK_ENV = {
 }
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-class Stack:
-    """The real stack, started exactly as `make up` starts it, in a directory of its own."""
-
-    def __init__(self, base: Path) -> None:
-        self.base = base
-        self.ports = {name: free_port() for name in ("gateway", "auth", "content")}
-        self.env = {
-            **os.environ,
-            **STACK_ENV,
-            "GATEWAY_PORT": str(self.ports["gateway"]),
-            "AUTH_PORT": str(self.ports["auth"]),
-            "CONTENT_PORT": str(self.ports["content"]),
-            "REDIS_PORT": str(free_port()),
-        }
-        self.env.pop("REDIS_URL", None)
-        self.process: subprocess.Popen[bytes] | None = None
-
-    @property
-    def gateway(self) -> str:
-        return f"http://127.0.0.1:{self.ports['gateway']}"
-
-    def start(self) -> None:
-        log = open(self.base / "devstack.log", "wb")  # noqa: SIM115 - closed with the process
-        self.process = subprocess.Popen(  # noqa: S603 - our own fixed command line
-            [
-                sys.executable,
-                str(ROOT / "scripts" / "devstack.py"),
-                "up",
-                "--state-dir",
-                str(self.base / "state"),
-                "--log-dir",
-                str(self.base / "logs"),
-                "--watch-pid",  # the stack goes with this script, however it ends
-                str(os.getpid()),
-            ],
-            env=self.env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"the stack did not start; see {self.base / 'devstack.log'}")
-            try:
-                if requests.get(self.gateway + "/readyz", timeout=2).status_code == 200:
-                    return
-            except requests.RequestException:
-                pass
-            time.sleep(0.25)
-        raise RuntimeError("the stack was not ready in time")
-
-    def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            self.process.send_signal(signal.SIGINT)
-            try:
-                self.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-
-    def memory(self) -> dict[str, int]:
-        """Resident memory (KiB) of every process of the stack, by name."""
-        rss: dict[str, int] = {}
-        for pid_file in sorted((self.base / "state" / "run").glob("*.pid")):
-            name = pid_file.name.split(".")[0]
-            if name == "devstack" or ".gunicorn." in pid_file.name:
-                continue
-            root = int(pid_file.read_text())
-            for index, pid in enumerate([root, *_children(root)]):
-                label = name if index == 0 else f"{name} worker {index}"
-                rss[label] = _rss_kib(pid)
-        return rss
-
-
-def _children(pid: int) -> list[int]:
-    path = Path(f"/proc/{pid}/task/{pid}/children")
-    return [int(p) for p in path.read_text().split()] if path.exists() else []
+def memory(stack: LocalStack) -> dict[str, int]:
+    """Resident memory (KiB) of every process of the stack, by name."""
+    rss: dict[str, int] = {}
+    for name in ("redis", "auth", "content", "gateway"):
+        for index, pid in enumerate(stack.pids(name)):
+            rss[name if index == 0 else f"{name} worker {index}"] = _rss_kib(pid)
+    return rss
 
 
 def _rss_kib(pid: int) -> int:
@@ -373,7 +296,7 @@ def main() -> int:
     args = parser.parse_args()
     run_id = uuid.uuid4().hex[:8]
     with tempfile.TemporaryDirectory(prefix="soak-") as tmp:
-        stack = Stack(Path(tmp))
+        stack = LocalStack(Path(tmp), STACK_ENV)
         print("starting the stack", flush=True)
         stack.start()
         try:
@@ -382,12 +305,12 @@ def main() -> int:
             # A warm-up, so memory is compared past start-up; its rows are not counted.
             run_closed_loop(Workload(stack.gateway, uuid.uuid4().hex[:8]).one, 4, 2)
             work = Workload(stack.gateway, run_id)
-            before = stack.memory()
+            before = memory(stack)
             print(f"soaking at {capacity[1]:.0f} req/s for {args.seconds:.0f} s", flush=True)
             started = time.monotonic()
             run_paced(work.one, capacity[0] * 2, capacity[1], args.seconds, args.max_requests)
             elapsed = time.monotonic() - started
-            after = stack.memory()
+            after = memory(stack)
             held = work.rows_held()
         finally:
             stack.stop()

@@ -1,0 +1,99 @@
+"""The real stack for the benchmark and soak scripts, started the way `make up` starts it.
+
+Each run gets free ports and a directory of its own; the stack stops with the script that
+started it, however that script ends (devstack's --watch-pid).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import requests
+
+ROOT = Path(__file__).resolve().parents[1]
+SERVICES = ("gateway", "auth", "content")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class LocalStack:
+    def __init__(self, base: Path, extra_env: dict[str, str] | None = None) -> None:
+        self.base = base
+        self.ports = {name: free_port() for name in SERVICES}
+        self.env = {
+            **os.environ,
+            # Two workers a service, as in the tests: the figures include several processes.
+            "GUNICORN_WORKERS": "2",
+            **(extra_env or {}),
+            "GATEWAY_PORT": str(self.ports["gateway"]),
+            "AUTH_PORT": str(self.ports["auth"]),
+            "CONTENT_PORT": str(self.ports["content"]),
+            "REDIS_PORT": str(free_port()),
+        }
+        self.env.pop("REDIS_URL", None)
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def url(self, name: str) -> str:
+        return f"http://127.0.0.1:{self.ports[name]}"
+
+    @property
+    def gateway(self) -> str:
+        return self.url("gateway")
+
+    def start(self, timeout: float = 120) -> None:
+        log = open(self.base / "devstack.log", "wb")  # noqa: SIM115 - lives as long as the stack
+        self.process = subprocess.Popen(  # noqa: S603 - our own fixed command line
+            [
+                sys.executable,
+                str(ROOT / "scripts" / "devstack.py"),
+                "up",
+                "--state-dir",
+                str(self.base / "state"),
+                "--log-dir",
+                str(self.base / "logs"),
+                "--watch-pid",
+                str(os.getpid()),
+            ],
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        log.close()  # the child holds its own copy
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"the stack did not start; see {self.base / 'devstack.log'}")
+            try:
+                if requests.get(self.gateway + "/readyz", timeout=2).status_code == 200:
+                    return
+            except requests.RequestException:
+                pass  # workers still booting
+            time.sleep(0.25)
+        raise RuntimeError("the stack was not ready in time")
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.send_signal(signal.SIGINT)
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+    def pids(self, name: str) -> list[int]:
+        """The gunicorn master of a service (or the embedded Redis) and its children."""
+        root = int((self.base / "state" / "run" / f"{name}.pid").read_text())
+        children = Path(f"/proc/{root}/task/{root}/children")
+        return (
+            [root, *(int(p) for p in children.read_text().split())] if children.exists() else [root]
+        )
