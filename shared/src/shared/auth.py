@@ -65,27 +65,37 @@ def authenticate(expected_type: str = "access") -> Principal:
         token = access_cookie()
         from_cookie = token is not None
     if token is None:
-        if "Authorization" in request.headers:
-            raise unauthorized("The Authorization header must be 'Bearer <token>'.")
-        raise Problem(401, "Authentication required.", headers={"WWW-Authenticate": "Bearer"})
+        raise missing_token()
+    claims, principal = verify_or_problem(token_verifier(), token, expected_type)
+    if from_cookie:
+        check_csrf(claims)
+    g.principal = principal
+    return principal
+
+
+def missing_token() -> Problem:
+    """401 for a request without a usable bearer token."""
+    if "Authorization" in request.headers:
+        return unauthorized("The Authorization header must be 'Bearer <token>'.")
+    return Problem(401, "Authentication required.", headers={"WWW-Authenticate": "Bearer"})
+
+
+def verify_or_problem(
+    verifier: TokenVerifier, token: str, expected_type: str
+) -> tuple[dict[str, Any], Principal]:
+    """Verify a token, or raise the problem every service answers with (401, or 503 closed)."""
     try:
-        claims = token_verifier().verify(token, expected_type)
+        claims = verifier.verify(token, expected_type)
+        return claims, principal_from_claims(claims)
     except InvalidToken as exc:
         raise unauthorized(f"Invalid token: {exc}") from exc
     except RevocationUnavailable as exc:
+        # Fail closed: a token that may be revoked is not honoured while Redis is away.
         raise Problem(
             503,
             "Token revocation cannot be checked right now; try again shortly.",
             headers={"Retry-After": "5"},
         ) from exc
-    try:
-        principal = principal_from_claims(claims)
-    except InvalidToken as exc:
-        raise unauthorized(f"Invalid token: {exc}") from exc
-    if from_cookie:
-        check_csrf(claims)
-    g.principal = principal
-    return principal
 
 
 def current_principal() -> Principal | None:

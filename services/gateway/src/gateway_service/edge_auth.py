@@ -12,19 +12,16 @@ from typing import Any
 
 from flask import Flask, current_app, g, request
 
-from shared.auth import bearer_token, unauthorized
+from shared.auth import bearer_token, missing_token, verify_or_problem
 from shared.http_client import ServiceClient
 from shared.problems import Problem
 from shared.redis_store import get_redis
 from shared.tokens import (
-    InvalidToken,
     JwksCache,
     Principal,
     RevocationList,
-    RevocationUnavailable,
     TokenVerifier,
     http_jwks_source,
-    principal_from_claims,
 )
 
 JWKS_PATH = "/auth/.well-known/jwks.json"
@@ -80,21 +77,9 @@ def edge_principal(expected_type: str = "access") -> Principal:
     """Verify the request's bearer token, or raise the matching problem (401 or 503)."""
     token = bearer_token()
     if token is None:
-        if "Authorization" in request.headers:
-            raise unauthorized("The Authorization header must be 'Bearer <token>'.")
-        raise Problem(401, "Authentication required.", headers={"WWW-Authenticate": "Bearer"})
+        raise missing_token()
     verifier: CachingTokenVerifier = current_app.extensions[_VERIFIER]
-    try:
-        return principal_from_claims(verifier.verify(token, expected_type))
-    except InvalidToken as exc:
-        raise unauthorized(f"Invalid token: {exc}") from exc
-    except RevocationUnavailable as exc:
-        # Fail closed: a token that may be revoked is not honoured while Redis is away.
-        raise Problem(
-            503,
-            "Token revocation cannot be checked right now; try again shortly.",
-            headers={"Retry-After": "5"},
-        ) from exc
+    return verify_or_problem(verifier, token, expected_type)[1]
 
 
 def verify_edge_token() -> None:
