@@ -52,8 +52,7 @@ def gauge(name: str, documentation: str, labels: tuple[str, ...], mode: str = "m
     return metric("Gauge", name, documentation, labels, multiprocess_mode=mode)
 
 
-def init_metrics(app: Flask) -> None:
-    service = app.config["SERVICE_NAME"]
+def _request_metrics() -> tuple[Any, Any]:
     requests_total = counter(
         "http_requests_total",
         "HTTP requests answered, by route template and status.",
@@ -66,6 +65,23 @@ def init_metrics(app: Flask) -> None:
         ("service", "method", "route"),
         buckets=LATENCY_BUCKETS,
     )
+    return requests_total, latency
+
+
+def record_request(
+    service: str, method: str, route: str, status: int, seconds: float | None
+) -> None:
+    """Count one answer; `route` is the template (/api/items/<int:item_id>), never the raw
+    path, so label values stay bounded."""
+    requests_total, latency = _request_metrics()
+    requests_total.labels(service, method, route, str(status)).inc()
+    if seconds is not None:
+        latency.labels(service, method, route).observe(seconds)
+
+
+def init_metrics(app: Flask) -> None:
+    service = app.config["SERVICE_NAME"]
+    _request_metrics()  # now, so the multiprocess directory is chosen before any import
 
     @app.before_request
     def start_timer() -> None:
@@ -74,11 +90,9 @@ def init_metrics(app: Flask) -> None:
     @app.after_request
     def record(response: Response) -> Response:
         started = g.get("metrics_started")
-        # The template (/api/items/<int:item_id>), never the raw path: bounded label values.
         route = request.url_rule.rule if request.url_rule is not None else "<unmatched>"
-        requests_total.labels(service, request.method, route, str(response.status_code)).inc()
-        if started is not None:
-            latency.labels(service, request.method, route).observe(time.perf_counter() - started)
+        elapsed = time.perf_counter() - started if started is not None else None
+        record_request(service, request.method, route, response.status_code, elapsed)
         return response
 
     app.add_url_rule("/metrics", "metrics", metrics_view)

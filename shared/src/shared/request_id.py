@@ -39,16 +39,24 @@ def init_request_id(app: Flask, log_requests: bool = True) -> None:
         if log_requests:
             started = g.get("request_started")
             elapsed_ms = (time.perf_counter() - started) * 1000 if started else None
-            access_log.info(
-                "%s %s %s",
-                request.method,
-                request.path,
-                response.status_code,
-                extra={
-                    "method": request.method,
-                    "path": request.path,
-                    "status": response.status_code,
-                    "duration_ms": round(elapsed_ms, 2) if elapsed_ms is not None else None,
-                },
-            )
+            log_access(request.method, request.path, response.status_code, elapsed_ms)
         return response
+
+
+def log_access(
+    method: str,
+    path: str,
+    status: int,
+    elapsed_ms: float | None,
+    request_id: str | None = None,
+) -> None:
+    """The access log line every answer gets (request_id: when no Flask request is current)."""
+    extra: dict[str, object] = {
+        "method": method,
+        "path": path,
+        "status": status,
+        "duration_ms": round(elapsed_ms, 2) if elapsed_ms is not None else None,
+    }
+    if request_id is not None:
+        extra["request_id"] = request_id
+    access_log.info("%s %s %s", method, path, status, extra=extra)

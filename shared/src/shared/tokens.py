@@ -115,13 +115,23 @@ class RevocationList:
         self._get_redis = get_redis
 
     def is_revoked(self, claims: dict[str, Any]) -> bool:
+        try:
+            values = self._get_redis().mget(self.mark_keys(claims))
+        except (redis.RedisError, OSError, RuntimeError) as exc:
+            raise RevocationUnavailable(str(type(exc).__name__)) from exc
+        return self.revoked_by(claims, values)
+
+    @staticmethod
+    def mark_keys(claims: dict[str, Any]) -> list[str]:
+        """The keys whose values decide whether the token with these claims is revoked."""
         keys = [f"revoked:jti:{claims['jti']}", f"revoked:before:{claims['sub']}"]
         if claims.get("sid"):
             keys.append(f"revoked:sid:{claims['sid']}")
-        try:
-            values = self._get_redis().mget(keys)
-        except (redis.RedisError, OSError, RuntimeError) as exc:
-            raise RevocationUnavailable(str(type(exc).__name__)) from exc
+        return keys
+
+    @staticmethod
+    def revoked_by(claims: dict[str, Any], values: list[Any]) -> bool:
+        """The verdict on the values read for mark_keys(claims), in that order."""
         jti_mark, before_mark, *sid_mark = values
         if jti_mark is not None or any(v is not None for v in sid_mark):
             return True

@@ -10,8 +10,10 @@ from flask import Flask
 
 from gateway_service import console, cors, edge_auth, limits, me, openapi
 from gateway_service.config import load_config
+from gateway_service.fast_path import FastPath
 from gateway_service.routes import (
     build_upstreams,
+    fast_path_routes,
     route_prefixes,
     routing_blueprint,
     upstream_ready,
@@ -46,4 +48,6 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.before_request(edge_auth.reject_bad_token)
     cors.init_cors(app)
     console.init_app(app)
+    if app.config["GATEWAY_FAST_PATH"]:
+        app.wsgi_app = FastPath(app, app.wsgi_app, fast_path_routes(app))  # type: ignore[method-assign]
     return app

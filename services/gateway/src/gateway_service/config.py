@@ -26,6 +26,9 @@ def load_config(overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
         "RATE_LIMIT": env_str("RATE_LIMIT", "600/minute"),
         "RATE_LIMIT_ANONYMOUS": env_str("RATE_LIMIT_ANONYMOUS", "300/minute"),
         "RATE_LIMIT_ENABLED": env_str("RATE_LIMIT_ENABLED", "true") != "false",
+        # Plain proxied requests skip Flask's request cycle (gateway_service.fast_path);
+        # false sends every request through Flask, answers unchanged, only slower.
+        "GATEWAY_FAST_PATH": env_str("GATEWAY_FAST_PATH", "true") != "false",
         "CIRCUIT_FAILURE_THRESHOLD": env_int("CIRCUIT_FAILURE_THRESHOLD", 5),
         "CIRCUIT_RESET_SECONDS": env_float("CIRCUIT_RESET_SECONDS", 30.0),
         # In-flight calls to one upstream per worker process; beyond it a quick 503, so a

@@ -43,11 +43,18 @@ class CachingTokenVerifier(TokenVerifier):
         self.max_age = max_age
         self._verified: dict[tuple[str, str], tuple[dict[str, Any], float]] = {}
 
+    def remembered(self, token: str, expected_type: str = "access") -> dict[str, Any] | None:
+        """The claims of a token already verified and not yet forgotten, else None."""
+        entry = self._verified.get((token, expected_type))
+        if entry is not None and time.time() < entry[1]:
+            return entry[0]
+        return None
+
     def decode(self, token: str, expected_type: str = "access") -> dict[str, Any]:
         now = time.time()
-        remembered = self._verified.get((token, expected_type))
-        if remembered is not None and now < remembered[1]:
-            return remembered[0]
+        remembered = self.remembered(token, expected_type)
+        if remembered is not None:
+            return remembered
         claims = super().decode(token, expected_type)
         if len(self._verified) >= self.max_entries:
             self._verified.clear()  # crude but bounded; refilled by the next requests
@@ -71,6 +78,10 @@ def init_edge_auth(app: Flask, guarded_endpoints: set[str]) -> None:
         revocations=RevocationList(get_redis),
     )
     app.extensions["edge_guarded"] = guarded_endpoints
+
+
+def edge_verifier(app: Flask) -> CachingTokenVerifier:
+    return app.extensions[_VERIFIER]
 
 
 def edge_principal(expected_type: str = "access") -> Principal:

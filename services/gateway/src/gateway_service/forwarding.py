@@ -9,6 +9,7 @@ from __future__ import annotations
 import ipaddress
 import ssl
 from collections.abc import Iterable
+from typing import Any
 
 from flask import current_app, g, request
 
@@ -82,8 +83,12 @@ def _is_untrusted_only(name: str) -> bool:
     return name in FORWARDING or name.startswith(IDENTITY_PREFIXES)
 
 
-def is_trusted(address: str | None) -> bool:
-    networks = current_app.config["TRUSTED_NETWORKS"]
+Networks = tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]
+
+
+def is_trusted(address: str | None, networks: Networks | None = None) -> bool:
+    if networks is None:
+        networks = current_app.config["TRUSTED_NETWORKS"]
     if not networks or not address:
         return False
     try:
@@ -93,55 +98,86 @@ def is_trusted(address: str | None) -> bool:
     return any(ip in net for net in networks)
 
 
-def client_address() -> str:
-    """The client's address: the peer, or from a trusted proxy the last untrusted hop."""
-    cached = g.get("client_address")
-    if cached is not None:
-        return cached
-    peer = request.remote_addr or ""
+def client_address_of(peer: str, forwarded_for: str | None, networks: Networks) -> str:
+    """The peer, or behind a trusted proxy the last hop that is not itself trusted."""
     address = peer
-    if is_trusted(peer):
-        hops = [h.strip() for h in request.headers.get("X-Forwarded-For", "").split(",")]
+    if is_trusted(peer, networks):
+        hops = [h.strip() for h in (forwarded_for or "").split(",")]
         for hop in reversed([h for h in hops if h]):
             address = hop
-            if not is_trusted(hop):
+            if not is_trusted(hop, networks):
                 break
-    g.client_address = address
     return address
 
 
-def _connection_scheme() -> str:
+def client_address() -> str:
+    """The current request's client address (see client_address_of), worked out once."""
+    cached = g.get("client_address")
+    if cached is None:
+        cached = client_address_of(
+            request.remote_addr or "",
+            request.headers.get("X-Forwarded-For"),
+            current_app.config["TRUSTED_NETWORKS"],
+        )
+        g.client_address = cached
+    return cached
+
+
+def connection_scheme(environ: dict[str, Any]) -> str:
     # gunicorn rewrites wsgi.url_scheme from X-Forwarded-Proto sent by FORWARDED_ALLOW_IPS
     # peers, so the socket says how this client really connected.
-    sock = request.environ.get("gunicorn.socket")
+    sock = environ.get("gunicorn.socket")
     if sock is not None:
         return "https" if isinstance(sock, ssl.SSLSocket) else "http"
-    return request.scheme
+    return str(environ.get("wsgi.url_scheme", "http"))
 
 
 def upstream_headers() -> dict[str, str]:
-    incoming = request.headers
-    trusted = is_trusted(request.remote_addr)
-    drop = named_in_connection(incoming.get("Connection"))
+    """The headers the current Flask request sends on (see forwarded_headers)."""
+    return forwarded_headers(
+        request.headers.items(),
+        peer=request.remote_addr or "",
+        host=request.host,
+        scheme=connection_scheme(request.environ),
+        request_id=g.request_id,
+        networks=current_app.config["TRUSTED_NETWORKS"],
+    )
+
+
+def forwarded_headers(
+    incoming: Iterable[tuple[str, str]],
+    *,
+    peer: str,
+    host: str,
+    scheme: str,
+    request_id: str,
+    networks: Networks,
+) -> dict[str, str]:
+    """A client's headers as an upstream gets them: hop-by-hop and (from anyone but a
+    trusted proxy) forwarding and identity headers dropped, the gateway's own added."""
+    incoming = list(incoming)
+    trusted = is_trusted(peer, networks)
+    connection = next((v for k, v in incoming if k.lower() == "connection"), None)
+    drop = named_in_connection(connection)
     headers: dict[str, str] = {}
-    for name, value in incoming.items():
+    for name, value in incoming:
         lower = name.lower()
         if lower in HOP_BY_HOP or lower in GATEWAY_OWNED or lower in drop:
             continue
         if not trusted and _is_untrusted_only(lower):
             continue
         headers[name] = value
-    peer = request.remote_addr or ""
     if trusted:
-        chain = incoming.get("X-Forwarded-For")
+        sent = {k.lower(): v for k, v in incoming if k.lower() in FORWARDING}
+        chain = sent.get("x-forwarded-for")
         headers["X-Forwarded-For"] = f"{chain}, {peer}" if chain else peer
-        headers["X-Forwarded-Proto"] = incoming.get("X-Forwarded-Proto") or _connection_scheme()
-        headers["X-Forwarded-Host"] = incoming.get("X-Forwarded-Host") or request.host
+        headers["X-Forwarded-Proto"] = sent.get("x-forwarded-proto") or scheme
+        headers["X-Forwarded-Host"] = sent.get("x-forwarded-host") or host
     else:
         headers["X-Forwarded-For"] = peer
-        headers["X-Forwarded-Proto"] = _connection_scheme()
-        headers["X-Forwarded-Host"] = request.host
-    headers[REQUEST_ID_HEADER] = g.request_id
+        headers["X-Forwarded-Proto"] = scheme
+        headers["X-Forwarded-Host"] = host
+    headers[REQUEST_ID_HEADER] = request_id
     return headers
 
 

@@ -22,6 +22,21 @@ if tonumber(current) == amount then
 end
 return {current, redis.call("ttl", KEYS[1])}
 """
+# The same count plus reads of other keys, for a caller that needs both in one round trip
+# (the fast path: a token's revocation marks and its rate limit).
+_INCR_TTL_AND_MGET = b"""
+local amount = tonumber(ARGV[2])
+local current = redis.call("incrby", KEYS[1], amount)
+if tonumber(current) == amount then
+    redis.call("expire", KEYS[1], ARGV[1])
+end
+local ttl = redis.call("ttl", KEYS[1])
+local values = {}
+for i = 2, #KEYS do
+    values[i - 1] = redis.call("get", KEYS[i])
+end
+return {current, ttl, values}
+"""
 # The reads that follow a hit belong to the same request: far less than this.
 _FRESH_SECONDS = 1.0
 
@@ -32,6 +47,7 @@ class OneTripRedisStorage(RedisStorage):
     def __init__(self, uri: str, **options: Any) -> None:
         super().__init__(uri.removeprefix(SCHEME_PREFIX), **options)
         self._incr_and_ttl = self.get_connection().register_script(_INCR_AND_TTL)
+        self._incr_ttl_and_mget = self.get_connection().register_script(_INCR_TTL_AND_MGET)
         self._last_hit = threading.local()  # gthread: one request at a time per thread
 
     def incr(self, key: str, expiry: int, amount: int = 1) -> int:
@@ -39,6 +55,19 @@ class OneTripRedisStorage(RedisStorage):
         expires_at = time.time() + max(int(ttl), 0)
         self._last_hit.entry = (key, int(current), expires_at, time.monotonic())
         return int(current)
+
+    def incr_and_read(
+        self, key: str, expiry: int, read: list[str], amount: int = 1
+    ) -> tuple[int, float, list[Any]]:
+        """incr() plus the values of `read` (None when missing), in one round trip.
+
+        Returns the count, when the window ends (epoch seconds) and the values read.
+        """
+        current, ttl, values = self._incr_ttl_and_mget(
+            [self.prefixed_key(key), *read], [expiry, amount]
+        )
+        values = list(values) + [None] * (len(read) - len(values))  # Lua drops trailing nils
+        return int(current), time.time() + max(int(ttl), 0), [v or None for v in values]
 
     def _recent(self, key: str) -> tuple[str, int, float, float] | None:
         entry = getattr(self._last_hit, "entry", None)

@@ -16,6 +16,9 @@ from flask_limiter import Limiter
 from gateway_service.forwarding import client_address
 from gateway_service.limit_storage import storage_uri
 
+# Flask-Limiter's keys: LIMITER/<prefix>/<user or address>/<endpoint>/<amount>/<per>/<unit>.
+LIMITER_KEY_PREFIX = "ratelimit"
+
 
 def rate_limit_key() -> str:
     principal = g.get("principal")
@@ -40,7 +43,7 @@ def init_limits(app: Flask) -> Limiter:
         # Written below instead: Flask-Limiter puts Retry-After on every answer and a
         # timestamp in the reset header.
         headers_enabled=False,
-        key_prefix="ratelimit",
+        key_prefix=LIMITER_KEY_PREFIX,
         swallow_errors=True,
         in_memory_fallback_enabled=True,
         enabled=app.config["RATE_LIMIT_ENABLED"],
@@ -73,11 +76,19 @@ def _rate_limit_headers(response: Response) -> Response:
         reset_at, remaining = current.window  # read back from the hit, no second round trip
     except Exception:  # storage gone between the hit and now: no headers, no failure
         return response
-    seconds = max(0, math.ceil(reset_at - time.time()))
-    headers = response.headers
-    headers["RateLimit-Limit"] = str(current.limit.amount)
-    headers["RateLimit-Remaining"] = str(remaining)
-    headers["RateLimit-Reset"] = str(seconds)
-    if response.status_code == 429:
-        headers["Retry-After"] = str(max(1, seconds))
+    response.headers.update(
+        rate_limit_headers(current.limit.amount, remaining, reset_at, response.status_code)
+    )
     return response
+
+
+def rate_limit_headers(amount: int, remaining: int, reset_at: float, status: int) -> dict[str, str]:
+    seconds = max(0, math.ceil(reset_at - time.time()))
+    headers = {
+        "RateLimit-Limit": str(amount),
+        "RateLimit-Remaining": str(max(0, remaining)),
+        "RateLimit-Reset": str(seconds),
+    }
+    if status == 429:
+        headers["Retry-After"] = str(max(1, seconds))
+    return headers

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 import urllib3
@@ -15,7 +15,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 
 from gateway_service.forwarding import response_headers, upstream_headers
 from gateway_service.upstream import Upstream, UpstreamError
-from shared.problems import PROBLEM_MIMETYPE, Problem, problem_response
+from shared.problems import PROBLEM_MIMETYPE, Problem, problem_body
 
 CHUNK = 64 * 1024
 # Answers up to this size are read whole (one write to the client); larger ones stream.
@@ -33,12 +33,38 @@ def forward(upstream: Upstream) -> Response:
     if length is not None:
         headers["Content-Length"] = str(length)
     path = request.full_path if request.query_string else request.path
+    status, answer_headers, content = call(
+        upstream, request.method, path, headers, body, g.request_id, request.path
+    )
+    response = Response(content, status=status, headers=answer_headers)
+    if not any(k.lower() == "content-type" for k, _ in answer_headers):
+        del response.headers["Content-Type"]  # not werkzeug's text/html default on a 204
+    return response
+
+
+# What leaves for the client: status, headers, and the body as an iterable of bytes.
+Answer = tuple[int, list[tuple[str, str]], Iterable[bytes]]
+
+
+def call(
+    upstream: Upstream,
+    method: str,
+    path: str,
+    headers: dict[str, str],
+    body: Any,
+    request_id: str,
+    instance: str,
+) -> Answer:
+    """Send one request upstream and shape its answer for the client, with or without Flask.
+
+    Raises Problem when there is no usable answer (502, 503 or 504).
+    """
     try:
-        answer = upstream.request(request.method, path, headers, body=body, stream=True)
+        answer = upstream.request(method, path, headers, body=body, stream=True)
     except UpstreamError as exc:
         raise Problem(exc.status, exc.detail, headers=exc.headers) from exc
     if answer.status >= 400:
-        return _error_answer(answer, upstream.name)
+        return _error_answer(answer, upstream.name, request_id, instance)
     return _relay(answer, upstream.name)
 
 
@@ -88,18 +114,14 @@ def _read(
         raise Problem(502, f"The {name} service broke off its answer.") from exc
 
 
-def _relay(answer: urllib3.BaseHTTPResponse, name: str) -> Response:
+def _relay(answer: urllib3.BaseHTTPResponse, name: str) -> Answer:
     headers = response_headers(answer.headers.items(), answer.headers.get("Connection"))
     declared = answer.headers.get("Content-Length")
     if declared is not None and declared.isdigit() and int(declared) <= SMALL_BODY:
         data = _read(answer, name)
         answer.release_conn()
-        response = Response(data, status=answer.status, headers=headers)
-    else:
-        response = Response(_stream(answer), status=answer.status, headers=headers)
-    if "Content-Type" not in answer.headers:
-        del response.headers["Content-Type"]  # not werkzeug's text/html default on a 204
-    return response
+        return answer.status, headers, [data]
+    return answer.status, headers, _stream(answer)
 
 
 def _stream(answer: urllib3.BaseHTTPResponse) -> Iterator[bytes]:
@@ -113,27 +135,39 @@ def _stream(answer: urllib3.BaseHTTPResponse) -> Iterator[bytes]:
         answer.release_conn()
 
 
-def _error_answer(answer: urllib3.BaseHTTPResponse, name: str) -> Response:
+def _error_answer(
+    answer: urllib3.BaseHTTPResponse, name: str, request_id: str, instance: str
+) -> Answer:
     """Every error leaves as problem+json carrying the request id, whatever the upstream sent."""
     raw = _read(answer, name, MAX_PROBLEM_BYTES + 1, decode=True)
     complete = len(raw) <= MAX_PROBLEM_BYTES
     if not complete:
         answer.close()
     answer.release_conn()
-    kept = {k: v for k, v in answer.headers.items() if k.lower() in KEPT_ON_ERROR}
     document = _problem_document(answer, raw) if complete else None
     if document is None:
         # HTML, plain text, JSON of another shape or nothing: the body is never shown.
-        return problem_response(
-            answer.status, f"The {name} service answered {answer.status}.", headers=kept
+        kept = [(k, v) for k, v in answer.headers.items() if k.lower() in KEPT_ON_ERROR]
+        document = problem_body(
+            answer.status,
+            f"The {name} service answered {answer.status}.",
+            instance=instance,
+            request_id=request_id,
         )
+        return problem_answer(answer.status, document, kept)
     if not document.get("request_id"):
-        document["request_id"] = g.request_id
+        document["request_id"] = request_id
     headers = response_headers(answer.headers.items(), answer.headers.get("Connection"))
     headers = [(k, v) for k, v in headers if k.lower() not in DROPPED_ON_PROBLEM]
-    return Response(
-        json.dumps(document), status=answer.status, headers=headers, mimetype=PROBLEM_MIMETYPE
-    )
+    return problem_answer(answer.status, document, headers)
+
+
+def problem_answer(
+    status: int, document: dict[str, Any], headers: Iterable[tuple[str, str]] = ()
+) -> Answer:
+    body = json.dumps(document).encode()
+    content = [("Content-Type", PROBLEM_MIMETYPE), ("Content-Length", str(len(body)))]
+    return status, [*headers, *content], [body]
 
 
 def _problem_document(answer: urllib3.BaseHTTPResponse, raw: bytes) -> dict[str, Any] | None:

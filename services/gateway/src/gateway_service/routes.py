@@ -7,6 +7,7 @@ from collections.abc import Callable
 from flask import Blueprint, Flask, Response, current_app
 
 from gateway_service.config import parse_routes
+from gateway_service.fast_path import Route
 from gateway_service.proxy import forward
 from gateway_service.upstream import Upstream, UpstreamError
 
@@ -47,9 +48,22 @@ def routing_blueprint(app: Flask) -> tuple[Blueprint, set[str]]:
     for prefix, name in parse_routes(app.config["GATEWAY_ROUTES"]):
         view = _proxy_view(name)
         bp.add_url_rule(prefix, f"proxy_{name}_root", view, methods=METHODS)
-        bp.add_url_rule(f"{prefix}/<path:rest>", f"proxy_{name}", view, methods=METHODS)
-        endpoints |= {f"routes.proxy_{name}_root", f"routes.proxy_{name}"}
+        bp.add_url_rule(_subpath_rule(prefix), f"proxy_{name}", view, methods=METHODS)
+        endpoints |= {f"{bp.name}.proxy_{name}_root", f"{bp.name}.proxy_{name}"}
     return bp, endpoints
+
+
+def fast_path_routes(app: Flask) -> list[Route]:
+    """The same routes for the fast path, under the Flask endpoint and rule each matches."""
+    upstreams = app.extensions["upstreams"]
+    return [
+        Route(f"{prefix}/", upstreams[name], f"routes.proxy_{name}", _subpath_rule(prefix))
+        for prefix, name in parse_routes(app.config["GATEWAY_ROUTES"])
+    ]
+
+
+def _subpath_rule(prefix: str) -> str:
+    return f"{prefix}/<path:rest>"
 
 
 def _proxy_view(name: str) -> Callable[..., Response]:

@@ -1,0 +1,227 @@
+"""The fast path: the plain proxied request served straight from WSGI, without Flask's cycle.
+
+Most traffic through a gateway is the plain case: a routed path, no body, no CORS, and
+either no token or a bearer token the edge has already verified once. For that case
+Flask's request cycle (context push, URL matching, a dozen hooks, Flask-Limiter's limit
+evaluation) cost more CPU than the proxying itself. This middleware serves exactly that
+case with the same parts the Flask path uses: the verifier's cache and revocation list,
+Flask-Limiter's own storage and key scheme (one Redis round trip for the revocation marks
+and the count), the upstream pools and their breakers, the error conversion, the access
+log and the metrics. Its answers are the Flask path's answers.
+
+Every other request, and any request whose check does not come out plainly (a revoked
+token, a limit reached, Redis away), goes to the Flask app untouched, so every refusal
+is written in one place. The only side effect before such a hand-over is the rate-limit
+count, which the Flask path then counts again: a client already over its limit, or with
+a revoked token, is refused either way.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import redis
+from flask import Flask
+from flask_limiter import Limiter
+from limits import RateLimitItem, parse
+from werkzeug.http import HTTP_STATUS_CODES
+
+from gateway_service.edge_auth import CachingTokenVerifier, edge_verifier
+from gateway_service.forwarding import client_address_of, connection_scheme, forwarded_headers
+from gateway_service.limit_storage import OneTripRedisStorage
+from gateway_service.limits import LIMITER_KEY_PREFIX, rate_limit_headers
+from gateway_service.proxy import Answer, call, problem_answer
+from gateway_service.upstream import Upstream
+from shared.metrics import record_request
+from shared.problems import Problem, problem_body
+from shared.request_id import HEADER as REQUEST_ID_HEADER
+from shared.request_id import accept_or_mint, log_access
+from shared.tokens import RevocationList, RevocationUnavailable, principal_from_claims
+
+StartResponse = Callable[..., Any]
+WSGIApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
+
+# Werkzeug folds these into CONTENT_TYPE/CONTENT_LENGTH and ignores the HTTP_ spellings.
+_NOT_HEADERS = frozenset({"HTTP_CONTENT_TYPE", "HTTP_CONTENT_LENGTH"})
+
+
+@dataclass(frozen=True)
+class Route:
+    prefix: str  # with its trailing slash: "/api/"
+    upstream: Upstream
+    endpoint: str  # the Flask endpoint of the same path: the rate limit's scope
+    rule: str  # its URL rule: the metrics' route label
+
+
+@dataclass(frozen=True)
+class Window:
+    """The rate-limit window a counted request reports in its RateLimit-* headers."""
+
+    amount: int
+    remaining: int
+    reset_at: float
+
+
+@dataclass(frozen=True)
+class Plan:
+    route: Route
+    claims: dict[str, Any] | None  # None: anonymous
+    limit: RateLimitItem
+    limit_key: str  # "user:<id>" or "addr:<client address>", as Flask-Limiter keys it
+
+
+class FastPath:
+    def __init__(self, app: Flask, flask_app: WSGIApp, routes: list[Route]) -> None:
+        config = app.config
+        self.flask_app = flask_app
+        self.routes = sorted(routes, key=lambda r: len(r.prefix), reverse=True)
+        self.service = config["SERVICE_NAME"]
+        self.networks = config["TRUSTED_NETWORKS"]
+        self.refresh_paths = frozenset(config["REFRESH_TOKEN_PATHS"])
+        self.user_limit = parse(config["RATE_LIMIT"])
+        self.anonymous_limit = parse(config["RATE_LIMIT_ANONYMOUS"])
+        self.verifier: CachingTokenVerifier = edge_verifier(app)
+        self.limiter: Limiter = app.extensions["gateway_limiter"]
+
+    def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        plan = self._plan(environ)
+        if plan is None:
+            return self.flask_app(environ, start_response)
+        started = time.perf_counter()
+        try:
+            plain, window = self._count_and_check(plan)
+        except (redis.RedisError, OSError, RevocationUnavailable):
+            plain, window = False, None  # Redis away: the Flask path's fallbacks decide
+        if not plain:
+            return self.flask_app(environ, start_response)
+        return self._serve(plan, window, environ, start_response, started)
+
+    # -- which requests qualify ------------------------------------------------------------
+
+    def _plan(self, environ: dict[str, Any]) -> Plan | None:
+        """A plan for a plain proxied request, or None when the Flask path must take it."""
+        path = environ.get("PATH_INFO", "")
+        if (
+            environ["REQUEST_METHOD"] == "OPTIONS"
+            or environ.get("CONTENT_LENGTH", "0") not in ("", "0")
+            or "HTTP_TRANSFER_ENCODING" in environ
+            or "HTTP_ORIGIN" in environ  # CORS answers come from flask-cors
+            or "HTTP_HOST" not in environ
+            or not (path.isascii() and environ.get("QUERY_STRING", "").isascii())
+            or "//" in path
+            or path.endswith("/")
+        ):
+            return None
+        route = next((r for r in self.routes if path.startswith(r.prefix)), None)
+        if route is None:
+            return None
+        authorization = environ.get("HTTP_AUTHORIZATION")
+        if authorization is None:
+            peer = environ.get("REMOTE_ADDR") or ""
+            address = client_address_of(peer, environ.get("HTTP_X_FORWARDED_FOR"), self.networks)
+            return Plan(route, None, self.anonymous_limit, f"addr:{address}")
+        scheme, _, token = authorization.partition(" ")
+        if scheme.lower() != "bearer" or path in self.refresh_paths:
+            return None
+        claims = self.verifier.remembered(token.strip())  # first use: the Flask path verifies
+        if claims is None:
+            return None
+        principal = principal_from_claims(claims)
+        return Plan(route, claims, self.user_limit, f"user:{principal.id}")
+
+    # -- the edge's checks: one Redis round trip ----------------------------------------------
+
+    def _count_and_check(self, plan: Plan) -> tuple[bool, Window | None]:
+        """Count the request and read its token's revocation marks.
+
+        Returns whether the request is plain (else the Flask path answers: a revoked token,
+        a limit reached, limits kept in memory while Redis is away) and the window to report
+        (None when limits are off).
+        """
+        if not self.limiter.enabled:
+            revocations = self.verifier.revocations
+            revoked = bool(plan.claims and revocations and revocations.is_revoked(plan.claims))
+            return not revoked, None
+        storage = self.limiter.limiter.storage  # the in-memory fallback while Redis is away
+        if not isinstance(storage, OneTripRedisStorage):
+            return False, None
+        marks = RevocationList.mark_keys(plan.claims) if plan.claims else []
+        key = plan.limit.key_for(LIMITER_KEY_PREFIX, plan.limit_key, plan.route.endpoint)
+        count, reset_at, values = storage.incr_and_read(key, plan.limit.get_expiry(), marks)
+        if plan.claims and RevocationList.revoked_by(plan.claims, values):
+            return False, None
+        window = Window(plan.limit.amount, plan.limit.amount - count, reset_at)
+        return count <= plan.limit.amount, window
+
+    # -- forwarding and answering ----------------------------------------------------------
+
+    def _serve(
+        self,
+        plan: Plan,
+        window: Window | None,
+        environ: dict[str, Any],
+        start_response: StartResponse,
+        started: float,
+    ) -> Iterable[bytes]:
+        method, path = environ["REQUEST_METHOD"], environ["PATH_INFO"]
+        query = environ.get("QUERY_STRING")
+        request_id = accept_or_mint(environ.get("HTTP_X_REQUEST_ID"))
+        headers = forwarded_headers(
+            _incoming_headers(environ),
+            peer=environ.get("REMOTE_ADDR") or "",
+            host=environ["HTTP_HOST"],
+            scheme=connection_scheme(environ),
+            request_id=request_id,
+            networks=self.networks,
+        )
+        if environ.get("CONTENT_LENGTH") == "0":
+            headers["Content-Length"] = "0"
+        target = f"{path}?{query}" if query else path
+        try:
+            status, answer_headers, body = call(
+                plan.route.upstream, method, target, headers, None, request_id, path
+            )
+        except Problem as problem:
+            status, answer_headers, body = _problem(problem, request_id, path)
+        answer_headers = _with_edge_headers(answer_headers, request_id, window, status)
+        reason = HTTP_STATUS_CODES.get(status, "Unknown").upper()
+        start_response(f"{status} {reason}", answer_headers)
+        elapsed = time.perf_counter() - started
+        log_access(method, path, status, elapsed * 1000, request_id)
+        record_request(self.service, method, plan.route.rule, status, elapsed)
+        return body
+
+
+def _with_edge_headers(
+    headers: list[tuple[str, str]], request_id: str, window: Window | None, status: int
+) -> list[tuple[str, str]]:
+    """The upstream's headers with the gateway's own set over them, as the Flask hooks do:
+    the request id, Vary on Origin, the rate-limit window."""
+    own = {REQUEST_ID_HEADER: request_id}
+    if window is not None:
+        own.update(rate_limit_headers(window.amount, window.remaining, window.reset_at, status))
+    replaced = {name.lower() for name in own}
+    kept = [(k, v) for k, v in headers if k.lower() not in replaced]
+    vary = next((i for i, (k, _) in enumerate(kept) if k.lower() == "vary"), None)
+    if vary is None:
+        kept.append(("Vary", "Origin"))
+    elif "origin" not in kept[vary][1].lower():
+        kept[vary] = (kept[vary][0], f"{kept[vary][1]}, Origin")
+    return [*kept, *own.items()]
+
+
+def _incoming_headers(environ: dict[str, Any]) -> Iterator[tuple[str, str]]:
+    """The request's headers as werkzeug names them."""
+    for key, value in environ.items():
+        if key.startswith("HTTP_") and key not in _NOT_HEADERS:
+            yield key[5:].replace("_", "-").title(), value
+    if environ.get("CONTENT_TYPE"):
+        yield "Content-Type", environ["CONTENT_TYPE"]
+
+
+def _problem(problem: Problem, request_id: str, path: str) -> Answer:
+    document = problem_body(problem.status, problem.detail, instance=path, request_id=request_id)
+    return problem_answer(problem.status, document, problem.headers.items())

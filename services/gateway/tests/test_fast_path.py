@@ -1,0 +1,132 @@
+"""The fast path answers exactly as the Flask path would, and only takes the plain requests."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+from conftest import Scripted
+from flask import Flask
+
+VOLATILE = {"x-request-id", "date", "ratelimit-reset"}
+
+
+def flask_cycles(app: Flask) -> list[str]:
+    """The paths that went through Flask's request cycle from now on."""
+    seen: list[str] = []
+    fast_path = app.wsgi_app
+    flask_app = fast_path.flask_app  # type: ignore[attr-defined]
+
+    def recording(environ, start_response):
+        seen.append(environ["PATH_INFO"])
+        return flask_app(environ, start_response)
+
+    fast_path.flask_app = recording  # type: ignore[attr-defined]
+    return seen
+
+
+def comparable(response) -> tuple[int, list[tuple[str, str]], bytes]:
+    headers = [(k, v) for k, v in response.headers.items() if k.lower() not in VOLATILE]
+    body = response.get_data()
+    return (
+        response.status_code,
+        sorted(headers),
+        body.replace(response.headers.get("X-Request-ID", "").encode(), b"<id>"),
+    )
+
+
+@pytest.mark.parametrize(
+    "script",
+    [
+        Scripted(200, b'{"id": 1}', headers={"ETag": '"1-a"', "X-Total-Count": "1"}),
+        Scripted(204, b"", content_type=""),
+        Scripted(200, b"{}", headers={"X-Request-ID": "upstream-id", "Vary": "Accept"}),
+        Scripted(
+            404,
+            b'{"type": "about:blank", "title": "Not Found", "status": 404, "detail": "x"}',
+            "application/problem+json",
+            headers={"X-Request-ID": "upstream-id", "RateLimit-Limit": "7"},
+        ),
+        Scripted(404, b"<html>not here</html>", "text/html"),
+        Scripted(
+            409,
+            b'{"type": "about:blank", "title": "Conflict", "status": 409, "detail": "x"}',
+            "application/problem+json",
+        ),
+        Scripted(500, b"", "text/plain"),
+    ],
+)
+def test_answers_match_the_flask_path(make_app, upstream, tokens, script):
+    upstream.paths["/api/items/7"] = script
+    bearer = tokens.bearer(1, "alice")
+
+    def second_answer(fast_path: bool):
+        # Each app starts with an empty Redis; the first use of a token is verified by Flask.
+        client = make_app(RATE_LIMIT="50/minute", GATEWAY_FAST_PATH=fast_path).test_client()
+        client.get("/api/items/7", headers=bearer)
+        return client.get("/api/items/7?x=1", headers=bearer)
+
+    via_flask = second_answer(fast_path=False)
+    via_fast = second_answer(fast_path=True)
+
+    assert comparable(via_fast) == comparable(via_flask)
+    for answer in (via_fast, via_flask):
+        assert len(answer.headers.getlist("X-Request-ID")) == 1
+        assert answer.headers["X-Request-ID"] != "upstream-id"
+    sent_flask, sent_fast = (
+        {k: v for k, v in seen["headers"].items() if k != "X-Request-Id"}
+        for seen in (upstream.seen[1], upstream.seen[3])
+    )
+    assert sent_fast == sent_flask
+    assert upstream.seen[1]["path"] == upstream.seen[3]["path"] == "/api/items/7?x=1"
+
+
+def test_plain_requests_skip_flask_and_the_rest_take_it(make_app, tokens):
+    app = make_app()
+    cycles = flask_cycles(app)
+    client = app.test_client()
+    bearer = tokens.bearer(1, "alice")
+
+    client.get("/api/items")  # anonymous
+    client.get("/api/items", headers=bearer)  # first use: verified on the Flask path
+    client.get("/api/items/2", headers=bearer)  # remembered: plain
+    assert cycles == ["/api/items"]
+
+    client.get("/api/items/3", headers={**bearer, "Origin": "http://localhost:3000"})
+    client.post("/api/items", json={"name": "lamp"}, headers=bearer)
+    client.options("/api/items", headers={"Origin": "http://localhost:3000"})
+    client.get("/api/items", headers={"Authorization": "Bearer junk"})
+    client.get("/healthz")
+    assert cycles[1:] == ["/api/items/3", "/api/items", "/api/items", "/api/items", "/healthz"]
+
+
+def test_both_paths_count_against_one_budget(make_app, tokens):
+    client = make_app(RATE_LIMIT="3/minute").test_client()
+    bearer = tokens.bearer(5, "eve")
+    answers = [client.get("/api/items", headers=bearer) for _ in range(4)]
+    assert [a.status_code for a in answers] == [200, 200, 200, 429]
+    assert [a.headers["RateLimit-Remaining"] for a in answers] == ["2", "1", "0", "0"]
+    refused = answers[-1]
+    assert refused.mimetype == "application/problem+json"
+    assert 1 <= int(refused.headers["Retry-After"]) <= 61
+
+
+def test_plain_requests_are_logged_and_counted_like_any_other(make_app, caplog):
+    client = make_app().test_client()
+    with caplog.at_level(logging.INFO, logger="access"):
+        client.get("/api/items/9", headers={"X-Request-ID": "fast-1"})
+    line = next(r for r in caplog.records if r.name == "access")
+    assert (line.request_id, line.status, line.path) == ("fast-1", 200, "/api/items/9")
+    metrics = client.get("/metrics").get_data(as_text=True)
+    assert 'route="/api/<path:rest>",service="gateway",status="200"' in metrics
+
+
+def test_an_upstream_that_is_down_is_a_problem_on_the_fast_path_too(make_app, tokens):
+    from conftest import closed_port
+
+    client = make_app(CONTENT_SERVICE_URL=f"http://127.0.0.1:{closed_port()}").test_client()
+    answer = client.get("/api/items", headers={"X-Request-ID": "down-1"})
+    assert answer.status_code == 502
+    assert answer.mimetype == "application/problem+json"
+    assert answer.get_json()["request_id"] == "down-1"
+    assert answer.headers["X-Request-ID"] == "down-1"
