@@ -130,3 +130,22 @@ def test_an_upstream_that_is_down_is_a_problem_on_the_fast_path_too(make_app, to
     assert answer.mimetype == "application/problem+json"
     assert answer.get_json()["request_id"] == "down-1"
     assert answer.headers["X-Request-ID"] == "down-1"
+
+
+def test_a_remembered_token_without_an_account_id_is_still_refused(client, tokens, upstream):
+    headers = tokens.bearer(1, "odd", sub="not-a-number")
+    answers = [client.get("/api/items", headers=headers) for _ in range(2)]
+    assert [a.status_code for a in answers] == [401, 401]
+    assert all(a.mimetype == "application/problem+json" for a in answers)
+    assert upstream.seen == []
+
+
+def test_an_unexpected_failure_is_a_500_problem_with_the_request_id(make_app, monkeypatch):
+    app = make_app()
+    upstream = app.extensions["upstreams"]["content"]
+    monkeypatch.setattr(upstream, "request", lambda *a, **k: 1 / 0)
+    answer = app.test_client().get("/api/items", headers={"X-Request-ID": "boom-1"})
+    assert answer.status_code == 500
+    assert answer.mimetype == "application/problem+json"
+    assert answer.get_json()["request_id"] == "boom-1"
+    assert "ZeroDivision" not in answer.get_data(as_text=True)

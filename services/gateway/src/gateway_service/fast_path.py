@@ -18,6 +18,7 @@ a revoked token, is refused either way.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -39,7 +40,14 @@ from shared.metrics import record_request
 from shared.problems import Problem, problem_body
 from shared.request_id import HEADER as REQUEST_ID_HEADER
 from shared.request_id import accept_or_mint, log_access
-from shared.tokens import RevocationList, RevocationUnavailable, principal_from_claims
+from shared.tokens import (
+    InvalidToken,
+    RevocationList,
+    RevocationUnavailable,
+    principal_from_claims,
+)
+
+log = logging.getLogger(__name__)
 
 StartResponse = Callable[..., Any]
 WSGIApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
@@ -129,7 +137,10 @@ class FastPath:
         claims = self.verifier.remembered(token.strip())  # first use: the Flask path verifies
         if claims is None:
             return None
-        principal = principal_from_claims(claims)
+        try:
+            principal = principal_from_claims(claims)
+        except InvalidToken:
+            return None  # the Flask path refuses it
         return Plan(route, claims, self.user_limit, f"user:{principal.id}")
 
     # -- the edge's checks: one Redis round trip ----------------------------------------------
@@ -186,6 +197,12 @@ class FastPath:
             )
         except Problem as problem:
             status, answer_headers, body = _problem(problem, request_id, path)
+        except Exception as exc:  # as the Flask path's last-resort handler answers
+            log.exception(
+                "unhandled error: %s", type(exc).__name__, extra={"request_id": request_id}
+            )
+            unexpected = Problem(500, "An unexpected error occurred; quote the request id.")
+            status, answer_headers, body = _problem(unexpected, request_id, path)
         answer_headers = _with_edge_headers(answer_headers, request_id, window, status)
         reason = HTTP_STATUS_CODES.get(status, "Unknown").upper()
         start_response(f"{status} {reason}", answer_headers)
