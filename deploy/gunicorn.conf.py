@@ -9,6 +9,8 @@ import uuid
 
 from gunicorn import util as gunicorn_util
 
+from shared import metrics_files
+
 # GUNICORN_BIND (host:port) wins; containers usually set only PORT.
 bind = os.environ.get("GUNICORN_BIND") or f"0.0.0.0:{os.environ.get('PORT', '8000')}"
 workers = int(os.environ.get("GUNICORN_WORKERS", "2"))
@@ -69,3 +71,12 @@ def _problem_error(sock, status_int, reason, mesg):
 
 # Workers look write_error up on the module at each call, and inherit this at fork.
 gunicorn_util.write_error = _problem_error
+
+
+def child_exit(server, worker):
+    """A worker that died (or was replaced) no longer reports its gauges."""
+    metrics_files.forget_worker(worker.pid, server.pid)
+
+
+def on_exit(server):
+    metrics_files.remove_directory(server.pid)

@@ -2,6 +2,13 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
 import requests
 
 PROBLEM = "application/problem+json"
@@ -141,3 +148,23 @@ def test_every_service_serves_metrics_for_all_its_workers(stack):
         own = requests.get(f"{stack.url(service)}/metrics", timeout=10)
         assert own.status_code == 200
         assert f'service="{service}"' in own.text
+
+
+@pytest.mark.local_stack
+def test_a_dead_workers_gauges_are_forgotten(stack):
+    """A worker killed while its circuit was open must not keep reporting it after it died."""
+    master = int((stack.state_dir / "run" / "gateway.gunicorn.pid").read_text())
+    directory = Path(tempfile.gettempdir()) / f"suite-prometheus-{master}"
+    children = Path(f"/proc/{master}/task/{master}/children").read_text().split()
+    victim = int(children[0])
+    gauge_file = directory / f"gauge_livemax_{victim}.db"
+    assert gauge_file.exists()
+
+    os.kill(victim, signal.SIGKILL)
+    deadline = time.monotonic() + 15
+    while gauge_file.exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not gauge_file.exists()
+    assert (directory / f"counter_{victim}.db").exists()  # what it counted still adds up
+    text = requests.get(f"{stack.gateway}/metrics", timeout=10).text
+    assert 'gateway_circuit_state{upstream="content"} 0.0' in text

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import os
 import sys
-import tempfile
 import time
 from typing import Any
 
 from flask import Flask, Response, g, request
+
+from shared import metrics_files
 
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
 _metrics: dict[str, Any] = {}
@@ -27,9 +28,9 @@ def _choose_multiprocess_dir() -> None:
     if "gunicorn" not in sys.modules:
         return
     # Workers share their master's pid as parent: one fresh directory per service run.
-    path = os.path.join(tempfile.gettempdir(), f"suite-prometheus-{os.getppid()}")
+    path = metrics_files.directory(os.getppid())
     os.makedirs(path, exist_ok=True)
-    os.environ["PROMETHEUS_MULTIPROC_DIR"] = path
+    os.environ[metrics_files.ENV] = path
 
 
 def metric(kind: str, name: str, documentation: str, labels: tuple[str, ...], **kwargs: Any) -> Any:
@@ -47,8 +48,9 @@ def counter(name: str, documentation: str, labels: tuple[str, ...]) -> Any:
     return metric("Counter", name, documentation, labels)
 
 
-def gauge(name: str, documentation: str, labels: tuple[str, ...], mode: str = "max") -> Any:
-    # In multiprocess mode a gauge is per worker; "max" reports the worst worker.
+def gauge(name: str, documentation: str, labels: tuple[str, ...], mode: str = "livemax") -> Any:
+    # In multiprocess mode a gauge is per worker; "livemax" reports the worst live worker
+    # (gunicorn's child_exit hook forgets dead ones: deploy/gunicorn.conf.py).
     return metric("Gauge", name, documentation, labels, multiprocess_mode=mode)
 
 
