@@ -93,3 +93,13 @@ def test_upstream_cors_opinions_are_dropped(client, upstream):
 def test_only_exact_origins_are_accepted_in_configuration(make_app, origins):
     with pytest.raises(ConfigError):
         make_app(CORS_ORIGINS=origins)
+
+
+@pytest.mark.parametrize("origin", [ALLOWED, None])
+def test_one_vary_header_names_origin_beside_the_upstreams(client, upstream, origin):
+    upstream.headers = {"Vary": "Accept-Encoding, origin"}
+    response = client.get("/api/items", headers={"Origin": origin} if origin else {})
+    assert response.headers.getlist("Vary") == ["Accept-Encoding, origin"]
+    upstream.headers = {"Vary": "Accept"}
+    response = client.get("/api/items", headers={"Origin": origin} if origin else {})
+    assert response.headers.getlist("Vary") == ["Accept, Origin"]

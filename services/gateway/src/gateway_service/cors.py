@@ -39,6 +39,8 @@ def answer_preflight() -> Response | None:
 
 
 def init_cors(app: Flask) -> None:
+    # Registered before flask-cors so it runs after it (Flask runs these in reverse).
+    app.after_request(vary_on_origin)
     # config.check_cors_origins already refused '*', 'null' and patterns.
     CORS(
         app,
@@ -53,12 +55,17 @@ def init_cors(app: Flask) -> None:
         vary_header=True,
     )
 
-    # flask-cors adds Vary only for several origins; the answer depends on Origin always.
-    @app.after_request
-    def vary_on_origin(response: Response) -> Response:
-        vary = response.headers.get("Vary")
-        if not vary:
-            response.headers["Vary"] = "Origin"
-        elif "origin" not in vary.lower():
-            response.headers["Vary"] = f"{vary}, Origin"
-        return response
+
+def vary_on_origin(response: Response) -> Response:
+    """One Vary header that names Origin: every answer depends on it, and flask-cors adds
+    its own only when several origins are configured (and then beside the upstream's)."""
+    names: list[str] = []
+    for value in response.headers.getlist("Vary"):
+        names += [n.strip() for n in value.split(",") if n.strip()]
+    if not any(n.lower() == "origin" for n in names):
+        names.append("Origin")
+    unique: dict[str, str] = {}
+    for name in names:
+        unique.setdefault(name.lower(), name)
+    response.headers["Vary"] = ", ".join(unique.values())
+    return response
