@@ -64,7 +64,8 @@ def test_answers_match_the_flask_path(make_app, upstream, tokens, script):
         # Each app starts with an empty Redis; the first use of a token is verified by Flask.
         client = make_app(RATE_LIMIT="50/minute", GATEWAY_FAST_PATH=fast_path).test_client()
         client.get("/api/items/7", headers=bearer)
-        return client.get("/api/items/7?x=1", headers=bearer)
+        headers = {**bearer, "Host": "api.example.com:80", "User-Agent": "t", "Accept": "*/*"}
+        return client.get("/api/items/7?x=1", headers=headers)
 
     via_flask = second_answer(fast_path=False)
     via_fast = second_answer(fast_path=True)

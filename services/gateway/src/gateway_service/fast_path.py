@@ -29,6 +29,7 @@ from flask import Flask
 from flask_limiter import Limiter
 from limits import RateLimitItem, parse
 from werkzeug.http import HTTP_STATUS_CODES
+from werkzeug.wsgi import get_host
 
 from gateway_service.edge_auth import CachingTokenVerifier, edge_verifier
 from gateway_service.forwarding import client_address_of, connection_scheme, forwarded_headers
@@ -183,7 +184,7 @@ class FastPath:
         headers = forwarded_headers(
             _incoming_headers(environ),
             peer=environ.get("REMOTE_ADDR") or "",
-            host=environ["HTTP_HOST"],
+            host=get_host(environ),  # as werkzeug's request.host: default ports dropped
             scheme=connection_scheme(environ),
             request_id=request_id,
             networks=self.networks,
