@@ -77,3 +77,30 @@ def test_concurrent_writer_processes_never_see_database_is_locked(app, tokens):
         count = db.session.execute(text("SELECT COUNT(*) FROM items")).scalar()
         kept = db.session.execute(text("SELECT total FROM row_counts WHERE table_name = 'items'"))
         assert count == kept.scalar() == WRITERS * WRITES_EACH
+
+
+def test_a_connection_lost_after_the_answer_does_not_turn_it_into_a_500(
+    tmp_path, redis_server, tokens, monkeypatch
+):
+    """The database going away between the query and the session's end (a restart under
+    load) must leave the finished answer alone, and the next request must work."""
+    from conftest import make_app
+    from sqlalchemy.exc import OperationalError
+    from sqlalchemy.orm import Session
+
+    app = make_app(f"sqlite:///{tmp_path / 'c.sqlite3'}", redis_server, tokens)
+    with app.app_context():
+        db.create_all()
+    client = app.test_client()
+    real_close = Session.close
+    failures = ["server closed the connection unexpectedly"]
+
+    def close_on_a_dead_connection(session):
+        if failures:
+            raise OperationalError("ROLLBACK", {}, Exception(failures.pop()))
+        return real_close(session)
+
+    monkeypatch.setattr(Session, "close", close_on_a_dead_connection)
+    assert client.get("/api/items").status_code == 200
+    assert failures == []  # the teardown did meet the failure
+    assert client.get("/api/items").status_code == 200

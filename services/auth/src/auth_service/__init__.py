@@ -18,6 +18,7 @@ from auth_service.outbox import init_outbox
 from auth_service.passwords import init_passwords
 from auth_service.tokens import init_token_issuing
 from shared.auth import init_token_verifier
+from shared.db_teardown import init_session_teardown
 from shared.health import database_check, health_blueprint, init_database_errors, redis_check
 from shared.redis_store import get_redis
 from shared.service import init_service
@@ -32,6 +33,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         # The gateway's X-Forwarded-For names the client: login throttling counts by it.
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=app.config["TRUSTED_PROXY_COUNT"])  # type: ignore[method-assign]
     db.init_app(app)
+    init_session_teardown(app, db)
     migrate.init_app(app, db, directory=app.config["MIGRATIONS_DIR"])
     init_passwords(app)
     _init_tokens(app)

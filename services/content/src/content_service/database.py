@@ -8,6 +8,7 @@ from flask import Flask
 from sqlalchemy import CursorResult, Result, event
 
 from content_service.extensions import db
+from shared.db_teardown import init_session_teardown
 
 # Seconds a writer waits for another worker's write lock before SQLite gives up.
 SQLITE_BUSY_TIMEOUT_MS = 15_000
@@ -35,6 +36,7 @@ def init_database(app: Flask) -> None:
     options = dict(app.config.get("SQLALCHEMY_ENGINE_OPTIONS") or {})
     app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {**engine_options(url), **options}
     db.init_app(app)
+    init_session_teardown(app, db)
     if url.startswith("sqlite"):
         with app.app_context():
             event.listen(db.engine, "connect", _sqlite_pragmas)
