@@ -1,13 +1,14 @@
 """The fast path: the plain proxied request served straight from WSGI, without Flask's cycle.
 
-Most traffic through a gateway is the plain case: a routed path, no body, no CORS, and
-either no token or a bearer token the edge has already verified once. For that case
+Most traffic through a gateway is the plain case: a routed path, no body, and either no
+token or a bearer token the edge has already verified once. For that case
 Flask's request cycle (context push, URL matching, a dozen hooks, Flask-Limiter's limit
 evaluation) cost more CPU than the proxying itself. This middleware serves exactly that
 case with the same parts the Flask path uses: the verifier's cache and revocation list,
 Flask-Limiter's own storage and key scheme (one Redis round trip for the revocation marks
-and the count), the upstream pools and their breakers, the error conversion, the access
-log and the metrics. Its answers are the Flask path's answers.
+and the count), flask-cors's own header computation, the upstream pools and their
+breakers, the error conversion, the access log and the metrics. Its answers are the Flask
+path's answers.
 
 Every other request, and any request whose check does not come out plainly (a revoked
 token, a limit reached, Redis away), goes to the Flask app untouched, so every refusal
@@ -31,6 +32,7 @@ from limits import RateLimitItem, parse
 from werkzeug.http import HTTP_STATUS_CODES
 from werkzeug.wsgi import get_host
 
+from gateway_service.cors import cors_headers, merged_vary
 from gateway_service.edge_auth import CachingTokenVerifier, edge_verifier
 from gateway_service.forwarding import client_address_of, connection_scheme, forwarded_headers
 from gateway_service.limit_storage import OneTripRedisStorage
@@ -94,6 +96,7 @@ class FastPath:
         self.anonymous_limit = parse(config["RATE_LIMIT_ANONYMOUS"])
         self.verifier: CachingTokenVerifier = edge_verifier(app)
         self.limiter: Limiter = app.extensions["gateway_limiter"]
+        self.cors_options = app.extensions["gateway_cors"]
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         plan = self._plan(environ)
@@ -117,7 +120,6 @@ class FastPath:
             environ["REQUEST_METHOD"] == "OPTIONS"
             or environ.get("CONTENT_LENGTH", "0") not in ("", "0")
             or "HTTP_TRANSFER_ENCODING" in environ
-            or "HTTP_ORIGIN" in environ  # CORS answers come from flask-cors
             or "HTTP_HOST" not in environ
             or not (path.isascii() and environ.get("QUERY_STRING", "").isascii())
             or "//" in path
@@ -204,6 +206,8 @@ class FastPath:
             )
             unexpected = Problem(500, "An unexpected error occurred; quote the request id.")
             status, answer_headers, body = _problem(unexpected, request_id, path)
+        if "HTTP_ORIGIN" in environ:
+            answer_headers += cors_headers(self.cors_options, environ, method)
         answer_headers = _with_edge_headers(answer_headers, request_id, window, status)
         reason = HTTP_STATUS_CODES.get(status, "Unknown").upper()
         start_response(f"{status} {reason}", answer_headers)
@@ -216,19 +220,14 @@ class FastPath:
 def _with_edge_headers(
     headers: list[tuple[str, str]], request_id: str, window: Window | None, status: int
 ) -> list[tuple[str, str]]:
-    """The upstream's headers with the gateway's own set over them, as the Flask hooks do:
-    the request id, Vary on Origin, the rate-limit window."""
+    """The answer's headers with the gateway's own set over them, as the Flask hooks do:
+    the request id, the rate-limit window, one Vary naming Origin."""
     own = {REQUEST_ID_HEADER: request_id}
     if window is not None:
         own.update(rate_limit_headers(window.amount, window.remaining, window.reset_at, status))
+    own["Vary"] = merged_vary(v for k, v in headers if k.lower() == "vary")
     replaced = {name.lower() for name in own}
-    kept = [(k, v) for k, v in headers if k.lower() not in replaced]
-    vary = next((i for i, (k, _) in enumerate(kept) if k.lower() == "vary"), None)
-    if vary is None:
-        kept.append(("Vary", "Origin"))
-    elif "origin" not in kept[vary][1].lower():
-        kept[vary] = (kept[vary][0], f"{kept[vary][1]}, Origin")
-    return [*kept, *own.items()]
+    return [*((k, v) for k, v in headers if k.lower() not in replaced), *own.items()]
 
 
 def _incoming_headers(environ: dict[str, Any]) -> Iterator[tuple[str, str]]:
