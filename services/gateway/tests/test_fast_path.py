@@ -85,7 +85,7 @@ def test_answers_match_the_flask_path(make_app, upstream, tokens, script, origin
     assert upstream.seen[1]["path"] == upstream.seen[3]["path"] == "/api/items/7?x=1"
 
 
-def test_plain_requests_skip_flask_and_the_rest_take_it(make_app, tokens):
+def test_plain_requests_skip_flask_and_the_rest_take_it(make_app, tokens, upstream):
     app = make_app()
     cycles = flask_cycles(app)
     client = app.test_client()
@@ -97,11 +97,46 @@ def test_plain_requests_skip_flask_and_the_rest_take_it(make_app, tokens):
     assert cycles == ["/api/items"]
 
     client.get("/api/items/3", headers={**bearer, "Origin": "http://localhost:3000"})  # plain
-    client.post("/api/items", json={"name": "lamp"}, headers=bearer)
+    client.post("/api/items", json={"name": "lamp"}, headers=bearer)  # plain
+    client.post("/api/items", data=b"x" * (1024 * 1024 + 1), headers=bearer)  # 413 in Flask
     client.options("/api/items", headers={"Origin": "http://localhost:3000"})
     client.get("/api/items", headers={"Authorization": "Bearer junk"})
     client.get("/healthz")
     assert cycles[1:] == ["/api/items", "/api/items", "/api/items", "/healthz"]
+    posted = [seen["body"] for seen in upstream.seen if seen["method"] == "POST"]
+    assert posted == [b'{"name": "lamp"}']  # the oversized one never left the gateway
+
+
+@pytest.mark.parametrize(
+    ("method", "body", "content_type"),
+    [
+        ("POST", b'{"name": "lamp", "price": 3}', "application/json"),
+        ("PATCH", b'{"price": 4}', "application/merge-patch+json"),
+        ("PUT", b"", "application/json"),
+        ("DELETE", None, None),
+    ],
+)
+def test_requests_with_bodies_match_the_flask_path(
+    make_app, upstream, tokens, method, body, content_type
+):
+    upstream.paths["/api/items/7"] = Scripted(201, b'{"id": 7}', headers={"Location": "/x"})
+    bearer = tokens.bearer(1, "alice")
+
+    def answer(fast_path: bool):
+        client = make_app(GATEWAY_FAST_PATH=fast_path).test_client()
+        client.get("/api/items/7", headers=bearer)
+        headers = {**bearer, **({"Content-Type": content_type} if content_type else {})}
+        return client.open("/api/items/7", method=method, data=body, headers=headers)
+
+    via_flask, via_fast = answer(fast_path=False), answer(fast_path=True)
+    assert comparable(via_fast) == comparable(via_flask)
+    sent_flask, sent_fast = upstream.seen[1], upstream.seen[3]
+    assert sent_fast["body"] == sent_flask["body"] == (body or b"")
+    assert sent_fast["method"] == sent_flask["method"] == method
+    drop = {"X-Request-Id"}
+    assert {k: v for k, v in sent_fast["headers"].items() if k not in drop} == {
+        k: v for k, v in sent_flask["headers"].items() if k not in drop
+    }
 
 
 def test_both_paths_count_against_one_budget(make_app, tokens):
@@ -153,3 +188,16 @@ def test_an_unexpected_failure_is_a_500_problem_with_the_request_id(make_app, mo
     assert answer.mimetype == "application/problem+json"
     assert answer.get_json()["request_id"] == "boom-1"
     assert "ZeroDivision" not in answer.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("fast_path", [True, False])
+def test_a_body_shorter_than_announced_is_a_400_problem(make_app, fast_path):
+    client = make_app(GATEWAY_FAST_PATH=fast_path).test_client()
+    answer = client.post(
+        "/api/items",
+        data=b"12345",
+        content_type="application/json",
+        environ_overrides={"CONTENT_LENGTH": "10"},
+    )
+    assert answer.status_code == 400
+    assert answer.mimetype == "application/problem+json"

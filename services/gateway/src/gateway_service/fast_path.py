@@ -1,14 +1,14 @@
 """The fast path: the plain proxied request served straight from WSGI, without Flask's cycle.
 
-Most traffic through a gateway is the plain case: a routed path, no body, and either no
-token or a bearer token the edge has already verified once. For that case
-Flask's request cycle (context push, URL matching, a dozen hooks, Flask-Limiter's limit
-evaluation) cost more CPU than the proxying itself. This middleware serves exactly that
-case with the same parts the Flask path uses: the verifier's cache and revocation list,
-Flask-Limiter's own storage and key scheme (one Redis round trip for the revocation marks
-and the count), flask-cors's own header computation, the upstream pools and their
-breakers, the error conversion, the access log and the metrics. Its answers are the Flask
-path's answers.
+Most traffic through a gateway is the plain case: a routed path, a body of announced
+length if any, and either no token or a bearer token the edge has already verified once.
+For that case Flask's request cycle (context push, URL matching, a dozen hooks,
+Flask-Limiter's limit evaluation) cost more CPU than the proxying itself. This middleware serves
+exactly that case with the same parts the Flask path uses: the verifier's cache and
+revocation list, Flask-Limiter's own storage and key scheme (one Redis round trip for the
+revocation marks and the count), flask-cors's own header computation, the upstream pools
+and their breakers, the error conversion, the access log and the metrics. Its answers are
+the Flask path's answers.
 
 Every other request, and any request whose check does not come out plainly (a revoked
 token, a limit reached, Redis away), goes to the Flask app untouched, so every refusal
@@ -29,8 +29,9 @@ import redis
 from flask import Flask
 from flask_limiter import Limiter
 from limits import RateLimitItem, parse
+from werkzeug.exceptions import HTTPException
 from werkzeug.http import HTTP_STATUS_CODES
-from werkzeug.wsgi import get_host
+from werkzeug.wsgi import get_host, get_input_stream
 
 from gateway_service.cors import cors_headers, merged_vary
 from gateway_service.edge_auth import CachingTokenVerifier, edge_verifier
@@ -90,6 +91,7 @@ class FastPath:
         self.flask_app = flask_app
         self.routes = sorted(routes, key=lambda r: len(r.prefix), reverse=True)
         self.service = config["SERVICE_NAME"]
+        self.max_body = config["MAX_CONTENT_LENGTH"]
         self.networks = config["TRUSTED_NETWORKS"]
         self.refresh_paths = frozenset(config["REFRESH_TOKEN_PATHS"])
         self.user_limit = parse(config["RATE_LIMIT"])
@@ -116,10 +118,12 @@ class FastPath:
     def _plan(self, environ: dict[str, Any]) -> Plan | None:
         """A plan for a plain proxied request, or None when the Flask path must take it."""
         path = environ.get("PATH_INFO", "")
+        length = environ.get("CONTENT_LENGTH") or "0"
         if (
             environ["REQUEST_METHOD"] == "OPTIONS"
-            or environ.get("CONTENT_LENGTH", "0") not in ("", "0")
-            or "HTTP_TRANSFER_ENCODING" in environ
+            or not length.isdigit()
+            or int(length) > self.max_body  # the Flask path answers 413
+            or "HTTP_TRANSFER_ENCODING" in environ  # chunked: the Flask path bounds it
             or "HTTP_HOST" not in environ
             or not (path.isascii() and environ.get("QUERY_STRING", "").isascii())
             or "//" in path
@@ -191,21 +195,29 @@ class FastPath:
             request_id=request_id,
             networks=self.networks,
         )
-        if environ.get("CONTENT_LENGTH") == "0":
-            headers["Content-Length"] = "0"
+        body = None
+        if environ.get("CONTENT_LENGTH"):
+            length = int(environ["CONTENT_LENGTH"])
+            headers["Content-Length"] = str(length)
+            # Streamed as it arrives; the stream werkzeug's request.stream would give.
+            stream = get_input_stream(environ, max_content_length=self.max_body)
+            body = stream if length else None
         target = f"{path}?{query}" if query else path
         try:
-            status, answer_headers, body = call(
-                plan.route.upstream, method, target, headers, None, request_id, path
+            status, answer_headers, content = call(
+                plan.route.upstream, method, target, headers, body, request_id, path
             )
         except Problem as problem:
-            status, answer_headers, body = _problem(problem, request_id, path)
+            status, answer_headers, content = _problem(problem, request_id, path)
+        except HTTPException as exc:  # the client's body broke off: as werkzeug says it
+            refusal = Problem(exc.code or 400, exc.description)
+            status, answer_headers, content = _problem(refusal, request_id, path)
         except Exception as exc:  # as the Flask path's last-resort handler answers
             log.exception(
                 "unhandled error: %s", type(exc).__name__, extra={"request_id": request_id}
             )
             unexpected = Problem(500, "An unexpected error occurred; quote the request id.")
-            status, answer_headers, body = _problem(unexpected, request_id, path)
+            status, answer_headers, content = _problem(unexpected, request_id, path)
         if "HTTP_ORIGIN" in environ:
             answer_headers += cors_headers(self.cors_options, environ, method)
         answer_headers = _with_edge_headers(answer_headers, request_id, window, status)
@@ -214,7 +226,7 @@ class FastPath:
         elapsed = time.perf_counter() - started
         log_access(method, path, status, elapsed * 1000, request_id)
         record_request(self.service, method, plan.route.rule, status, elapsed)
-        return body
+        return content
 
 
 def _with_edge_headers(
