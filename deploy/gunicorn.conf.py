@@ -7,6 +7,7 @@ import json
 import os
 import uuid
 
+from gunicorn import glogging
 from gunicorn import util as gunicorn_util
 
 from shared import metrics_files
@@ -29,6 +30,22 @@ worker_tmp_dir = SHARED_MEMORY if os.path.isdir(SHARED_MEMORY) else None
 control_socket_disable = True
 # The services log every request themselves, as JSON with the request id.
 accesslog = None
+
+
+class ServiceLogger(glogging.Logger):
+    """gunicorn's logger without its access log. The logconfig_dict below would otherwise
+    switch it on: gunicorn built every access line (all of the environ) only for the
+    logging level to drop it, about 5% of each request's CPU."""
+
+    @property
+    def access_log_enabled(self) -> bool:
+        return False
+
+    def access(self, resp, req, environ, request_time) -> None:
+        return None
+
+
+logger_class = ServiceLogger
 loglevel = os.environ.get("LOG_LEVEL", "info").lower()
 # Gunicorn's own lines (boot, worker exits) go to stdout like the services' JSON lines, so a
 # container runtime collects one stream. Not propagated: the services' root handler would
