@@ -1,9 +1,10 @@
 """A bare pass-through proxy: the benchmark's reference point, never a part of the suite.
 
-gunicorn plus a pooled urllib3 call and nothing else: no token check, no rate limit, no
-logging, no metrics, no error conversion. `make bench-gateway` runs it beside the real
-gateway, with the same gunicorn settings, so the report shows what any Python proxy costs
-on this machine and how much of the gateway's cost its checks add on top.
+gunicorn plus one call on the gateway's own connection pool (gateway_service.connections)
+and nothing else: no token check, no rate limit, no logging, no metrics, no error
+conversion. `make bench-gateway` runs it beside the real gateway, with the same gunicorn
+settings, so the report shows what gunicorn and the upstream call cost on this machine and
+how much the gateway's checks add on top.
 
     BARE_PROXY_UPSTREAM=http://127.0.0.1:8002 gunicorn bare_proxy:application
 """
@@ -15,11 +16,11 @@ from collections.abc import Callable, Iterable
 from typing import Any
 from urllib.parse import urlsplit
 
-import urllib3
+from gateway_service import connections
 
 _target = urlsplit(os.environ.get("BARE_PROXY_UPSTREAM", "http://127.0.0.1:8002"))
-_pool = urllib3.HTTPConnectionPool(
-    _target.hostname or "127.0.0.1", _target.port, maxsize=32, block=False, retries=False
+_pool = connections.ConnectionPool(
+    _target.scheme, _target.hostname or "127.0.0.1", _target.port, 1.0, 32
 )
 _HOP_BY_HOP = frozenset({"connection", "keep-alive", "transfer-encoding", "te", "upgrade"})
 
@@ -32,9 +33,7 @@ def application(environ: dict[str, Any], start_response: Callable[..., Any]) -> 
     }
     query = environ.get("QUERY_STRING")
     path = environ["PATH_INFO"] + (f"?{query}" if query else "")
-    answer = _pool.urlopen(
-        environ["REQUEST_METHOD"], path, headers=headers, redirect=False, assert_same_host=False
-    )
+    answer = connections.send(_pool, environ["REQUEST_METHOD"], path, headers, None, 10.0)
     kept = [(k, v) for k, v in answer.headers.items() if k.lower() not in _HOP_BY_HOP]
     start_response(f"{answer.status} {answer.reason}", kept)
     return [answer.data]

@@ -54,6 +54,7 @@ class RecordingUpstream:
                 "headers": dict(request.headers),
                 "body": request.get_data(),
                 "peer_port": environ.get("REMOTE_PORT"),
+                "raw_uri": environ.get("RAW_URI") or environ.get("REQUEST_URI"),
                 "at": time.monotonic(),
             }
         )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 
+import pytest
 from conftest import Scripted, closed_port
 
 from gateway_service import create_app
@@ -250,3 +251,18 @@ def test_readyz_names_the_missing_service():
     response = app.test_client().get("/readyz")
     assert response.status_code == 503
     assert "auth" in response.get_json()["detail"]
+
+
+@pytest.mark.parametrize(
+    ("sent", "received"),
+    [
+        ("/api/items/%C3%A9t%C3%A9", "/api/items/%C3%A9t%C3%A9"),  # non-ASCII, as sent
+        ("/api/items/%2525", "/api/items/%2525"),  # a literal %25 stays one
+        ("/api/items/a%3Fb?q=%C3%A9&x=1", "/api/items/a%3Fb?q=%C3%A9&x=1"),
+        ("/api/items/%F2%88%9E%81", "/api/items/%F2%88%9E%81"),  # not UTF-8 at all
+    ],
+)
+def test_the_path_reaches_the_upstream_as_the_client_encoded_it(client, upstream, sent, received):
+    answer = client.get(sent)
+    assert answer.status_code == 200
+    assert upstream.seen[-1]["raw_uri"] == received

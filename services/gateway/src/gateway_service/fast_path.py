@@ -35,7 +35,12 @@ from werkzeug.wsgi import get_host, get_input_stream
 
 from gateway_service.cors import cors_headers, merged_vary
 from gateway_service.edge_auth import CachingTokenVerifier, edge_verifier
-from gateway_service.forwarding import client_address_of, connection_scheme, forwarded_headers
+from gateway_service.forwarding import (
+    client_address_of,
+    connection_scheme,
+    forwarded_headers,
+    request_target,
+)
 from gateway_service.limit_storage import OneTripRedisStorage
 from gateway_service.limits import LIMITER_KEY_PREFIX, rate_limit_headers
 from gateway_service.proxy import Answer, call, problem_answer
@@ -185,7 +190,6 @@ class FastPath:
         started: float,
     ) -> Iterable[bytes]:
         method, path = environ["REQUEST_METHOD"], environ["PATH_INFO"]
-        query = environ.get("QUERY_STRING")
         request_id = accept_or_mint(environ.get("HTTP_X_REQUEST_ID"))
         headers = forwarded_headers(
             _incoming_headers(environ),
@@ -202,7 +206,7 @@ class FastPath:
             # Streamed as it arrives; the stream werkzeug's request.stream would give.
             stream = get_input_stream(environ, max_content_length=self.max_body)
             body = stream if length else None
-        target = f"{path}?{query}" if query else path
+        target = request_target(environ)
         try:
             status, answer_headers, content = call(
                 plan.route.upstream, method, target, headers, body, request_id, path

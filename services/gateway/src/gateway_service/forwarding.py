@@ -10,6 +10,7 @@ import ipaddress
 import ssl
 from collections.abc import Iterable
 from typing import Any
+from urllib.parse import quote
 
 from flask import current_app, g, request
 
@@ -73,6 +74,32 @@ IDENTITY_PREFIXES = (
     "x-principal",
     "x-service-",
 )
+
+
+# Characters left as they are in a path and a query sent on; everything else, and anything
+# outside ASCII, is percent-encoded from the bytes the client sent.
+_PATH_SAFE = "/:@!$&'()*+,;=-._~"
+_QUERY_SAFE = _PATH_SAFE + "?%[]"
+
+
+def request_target(environ: dict[str, Any]) -> str:
+    """The path and query an upstream is sent, from the request's own bytes.
+
+    The server hands the path over decoded (%2F is / again, %25 is %): it is encoded again
+    so the upstream decodes it to what the client meant. The query is still as the client
+    encoded it and passes unchanged but for bytes that may not appear in a request line.
+    """
+    path = quote(_wsgi_bytes(environ.get("PATH_INFO", "")), safe=_PATH_SAFE)
+    query = _wsgi_bytes(environ.get("QUERY_STRING", ""))
+    return f"{path}?{quote(query, safe=_QUERY_SAFE)}" if query else path
+
+
+def _wsgi_bytes(value: str) -> bytes:
+    # WSGI carries the raw bytes as latin-1 text.
+    try:
+        return value.encode("latin-1")
+    except UnicodeEncodeError:
+        return value.encode("utf-8", "surrogateescape")
 
 
 def named_in_connection(connection_header: str | None) -> set[str]:

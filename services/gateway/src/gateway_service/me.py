@@ -1,7 +1,7 @@
 """GET /me: the account (auth), profile and latest posts (content), fetched concurrently.
 
-An async view: the three upstream calls run at once on threads (the pooled urllib3
-client is blocking), so the answer takes as long as the slowest call, not the sum.
+An async view: the three upstream calls run at once on threads (the pooled upstream
+connections are blocking), so the answer takes as long as the slowest call, not the sum.
 """
 
 from __future__ import annotations

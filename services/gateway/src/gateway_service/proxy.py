@@ -6,14 +6,13 @@ import json
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-import urllib3
 from flask import Response, current_app, g, request
 from gunicorn.http.errors import NoMoreData, ParseException
-from urllib3.exceptions import HTTPError as UpstreamBroken
-from urllib3.exceptions import ReadTimeoutError
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from gateway_service.forwarding import response_headers, upstream_headers
+from gateway_service.connections import Answer as UpstreamAnswer
+from gateway_service.connections import AnswerBroken, AnswerTimedOut
+from gateway_service.forwarding import request_target, response_headers, upstream_headers
 from gateway_service.upstream import Upstream, UpstreamError
 from shared.problems import PROBLEM_MIMETYPE, Problem, problem_body
 
@@ -32,9 +31,9 @@ def forward(upstream: Upstream) -> Response:
     headers = upstream_headers()
     if length is not None:
         headers["Content-Length"] = str(length)
-    path = request.full_path if request.query_string else request.path
+    target = request_target(request.environ)
     status, answer_headers, content = call(
-        upstream, request.method, path, headers, body, g.request_id, request.path
+        upstream, request.method, target, headers, body, g.request_id, request.path
     )
     response = Response(content, status=status, headers=answer_headers)
     if not any(k.lower() == "content-type" for k, _ in answer_headers):
@@ -100,50 +99,44 @@ def _read_at_most(limit: int) -> bytes:
     return b"".join(parts)
 
 
-def _read(
-    answer: urllib3.BaseHTTPResponse, name: str, amount: int | None = None, decode: bool = False
-) -> bytes:
+def _read(answer: UpstreamAnswer, name: str, amount: int | None = None) -> bytes:
     """Read an answer whole; a break or a stall before its end is the upstream's failure."""
     try:
-        return answer.read(amount, decode_content=decode)
-    except ReadTimeoutError as exc:
-        answer.close()
+        return answer.read(amount)
+    except AnswerTimedOut as exc:
         raise Problem(504, f"The {name} service did not finish its answer in time.") from exc
-    except UpstreamBroken as exc:
-        answer.close()
+    except AnswerBroken as exc:
         raise Problem(502, f"The {name} service broke off its answer.") from exc
 
 
-def _relay(answer: urllib3.BaseHTTPResponse, name: str) -> Answer:
+def _relay(answer: UpstreamAnswer, name: str) -> Answer:
     headers = response_headers(answer.headers.items(), answer.headers.get("Connection"))
     declared = answer.headers.get("Content-Length")
     if declared is not None and declared.isdigit() and int(declared) <= SMALL_BODY:
         data = _read(answer, name)
-        answer.release_conn()
+        answer.release()
         return answer.status, headers, [data]
     return answer.status, headers, _stream(answer)
 
 
-def _stream(answer: urllib3.BaseHTTPResponse) -> Iterator[bytes]:
+def _stream(answer: UpstreamAnswer) -> Iterator[bytes]:
     complete = False
     try:
-        yield from answer.stream(CHUNK, decode_content=False)
+        yield from answer.stream(CHUNK)
         complete = True
     finally:
         if not complete:
             answer.close()  # a half-read connection cannot be reused
-        answer.release_conn()
+        answer.release()
 
 
-def _error_answer(
-    answer: urllib3.BaseHTTPResponse, name: str, request_id: str, instance: str
-) -> Answer:
+def _error_answer(answer: UpstreamAnswer, name: str, request_id: str, instance: str) -> Answer:
     """Every error leaves as problem+json carrying the request id, whatever the upstream sent."""
-    raw = _read(answer, name, MAX_PROBLEM_BYTES + 1, decode=True)
+    raw = _read(answer, name, MAX_PROBLEM_BYTES + 1)
     complete = len(raw) <= MAX_PROBLEM_BYTES
     if not complete:
         answer.close()
-    answer.release_conn()
+    answer.release()
     document = _problem_document(answer, raw) if complete else None
     if document is None:
         # HTML, plain text, JSON of another shape or nothing: the body is never shown.
@@ -170,7 +163,7 @@ def problem_answer(
     return status, [*headers, *content], [body]
 
 
-def _problem_document(answer: urllib3.BaseHTTPResponse, raw: bytes) -> dict[str, Any] | None:
+def _problem_document(answer: UpstreamAnswer, raw: bytes) -> dict[str, Any] | None:
     content_type = answer.headers.get("Content-Type", "")
     if not content_type.startswith(PROBLEM_MIMETYPE):
         return None

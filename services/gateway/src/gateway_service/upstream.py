@@ -1,7 +1,7 @@
 """Calling one upstream service: a keep-alive pool, timeouts, one retry, a breaker, a bulkhead.
 
-urllib3 directly rather than requests: one thread-safe pool per upstream and no
-per-call session machinery, which is measurably cheaper on the proxy's hot path.
+The pool is gateway_service.connections (http.client connections, no urllib3 or requests
+layer above them): measurably cheaper on the proxy's hot path.
 """
 
 from __future__ import annotations
@@ -13,15 +13,15 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
-import urllib3
-from urllib3.exceptions import (
-    ConnectTimeoutError,
-    NewConnectionError,
-    ProtocolError,
-    ReadTimeoutError,
-)
-
+from gateway_service import connections
 from gateway_service.breaker import STATE_VALUES, CircuitBreaker, CircuitOpen
+from gateway_service.connections import (
+    Answer,
+    AnswerBroken,
+    AnswerTimedOut,
+    ConnectFailed,
+    ConnectTimedOut,
+)
 from shared.metrics import counter, gauge
 
 log = logging.getLogger(__name__)
@@ -70,18 +70,9 @@ class Upstream:
         self.name = name
         parts = urlsplit(base_url)
         self.base_path = parts.path.rstrip("/")
-        self.timeout = urllib3.Timeout(connect=connect_timeout, read=read_timeout)
-        pool_class = (
-            urllib3.HTTPSConnectionPool if parts.scheme == "https" else urllib3.HTTPConnectionPool
-        )
-        # block=False: a burst beyond the pool opens extra connections rather than waiting.
-        self.pool = pool_class(
-            parts.hostname or "127.0.0.1",
-            parts.port,
-            maxsize=pool_size,
-            block=False,
-            timeout=self.timeout,
-            retries=False,
+        self.read_timeout = read_timeout
+        self.pool = connections.ConnectionPool(
+            parts.scheme, parts.hostname or "127.0.0.1", parts.port, connect_timeout, pool_size
         )
         self._slots = threading.BoundedSemaphore(max_in_flight)
         self._errors = _upstream_errors()
@@ -99,8 +90,11 @@ class Upstream:
         body: Any = None,
         stream: bool = False,
         read_timeout: float | None = None,
-    ) -> urllib3.BaseHTTPResponse:
-        """Send one request; raise UpstreamError (502, 503 or 504) when no answer comes."""
+    ) -> Answer:
+        """Send one request; raise UpstreamError (502, 503 or 504) when no answer comes.
+
+        stream=False reads the whole answer before returning (and releases its connection).
+        """
         try:
             self.breaker.before_call()
         except CircuitOpen as exc:
@@ -151,38 +145,30 @@ class Upstream:
         body: Any,
         stream: bool,
         read_timeout: float | None,
-    ) -> urllib3.BaseHTTPResponse:
-        timeout = self.timeout
-        if read_timeout is not None:
-            timeout = urllib3.Timeout(connect=self.timeout.connect_timeout, read=read_timeout)
+    ) -> Answer:
+        timeout = self.read_timeout if read_timeout is None else read_timeout
         # Only GET and HEAD without a one-shot body stream may be sent twice.
         replayable = method in IDEMPOTENT and (body is None or isinstance(body, bytes))
         attempts = 2 if replayable else 1
         for attempt in range(1, attempts + 1):
             try:
-                return self.pool.urlopen(
-                    method,
-                    self.base_path + path,
-                    body=body,
-                    headers=dict(headers or {}),
-                    redirect=False,
-                    preload_content=not stream,
-                    decode_content=False,
-                    timeout=timeout,
-                    assert_same_host=False,
+                answer = connections.send(
+                    self.pool, method, self.base_path + path, dict(headers or {}), body, timeout
                 )
-            # NewConnectionError subclasses ConnectTimeoutError: refused comes first.
-            except (NewConnectionError, ProtocolError) as exc:
+                if not stream:
+                    answer.data  # noqa: B018 - read whole now, the connection released
+                return answer
+            except (ConnectFailed, AnswerBroken) as exc:
                 self._errors.labels(self.name, "connection").inc()
                 if attempt == attempts:
                     log.warning(
                         "upstream %s unreachable: %s",
                         self.name,
-                        type(exc).__name__,
+                        exc,
                         extra={"upstream": self.name},
                     )
                     raise UpstreamError(502, f"The {self.name} service is unavailable.") from exc
-            except (ConnectTimeoutError, ReadTimeoutError) as exc:
+            except (ConnectTimedOut, AnswerTimedOut) as exc:
                 self._errors.labels(self.name, "timeout").inc()
                 log.warning("upstream %s timed out", self.name, extra={"upstream": self.name})
                 detail = f"The {self.name} service did not answer in time."
