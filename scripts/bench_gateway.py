@@ -299,6 +299,9 @@ def measure(args: argparse.Namespace) -> dict[str, object]:
     }
     result["ratio"] = float(result["gateway_rps"]) / float(result["direct_rps"])  # type: ignore[arg-type]
     result["added_ms"] = float(result["gateway_c1_ms"]) - float(result["direct_c1_ms"])  # type: ignore[arg-type]
+    result["round_ratios"] = ", ".join(
+        f"{g.rps / d.rps:.2f}" for d, g in zip(rounds["direct"], rounds["gateway"], strict=True)
+    )
     result["bare_ratio"] = float(result["bare_rps"]) / float(result["direct_rps"])  # type: ignore[arg-type]
     result["bare_added_ms"] = float(result["bare_c1_ms"]) - float(result["direct_c1_ms"])  # type: ignore[arg-type]
     return result
@@ -345,7 +348,8 @@ adds {f("bare_added_ms", 2)} ms |
 | CPU time per request | {f("content_cpu_ms", 2)} ms (content) \
 | {f("gateway_cpu_ms", 2)} ms (gateway alone) | {f("bare_cpu_ms", 2)} ms (proxy alone) |
 
-Error answers during the run: {r["errors"]}.
+Error answers during the run: {r["errors"]}. The gateway's ratio round by round:
+{r["round_ratios"]} (the machine is shared; single rounds swing).
 
 Reading it: at concurrency {r["concurrency"]} every path is CPU-bound on the same
 {r["cores"]} cores, so a ratio is roughly content's CPU per request over the sum of
