@@ -113,9 +113,7 @@ def _is_untrusted_only(name: str) -> bool:
 Networks = tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]
 
 
-def is_trusted(address: str | None, networks: Networks | None = None) -> bool:
-    if networks is None:
-        networks = current_app.config["TRUSTED_NETWORKS"]
+def is_trusted(address: str | None, networks: Networks) -> bool:
     if not networks or not address:
         return False
     try:

@@ -2,7 +2,8 @@
 
 Flask-Limiter asks Redis three times per request for a fixed window (increment, then the
 count and the expiry for the RateLimit-* headers). This storage increments and reads
-the expiry in one script and hands the two reads the values it just got.
+the expiry in one script and hands the two reads the values it just got. The same script
+reads other keys on the way when asked (the fast path: a token's revocation marks).
 """
 
 from __future__ import annotations
@@ -14,16 +15,7 @@ from typing import Any
 from limits.storage import RedisStorage
 
 SCHEME_PREFIX = "gateway+"
-_INCR_AND_TTL = b"""
-local amount = tonumber(ARGV[2])
-local current = redis.call("incrby", KEYS[1], amount)
-if tonumber(current) == amount then
-    redis.call("expire", KEYS[1], ARGV[1])
-end
-return {current, redis.call("ttl", KEYS[1])}
-"""
-# The same count plus reads of other keys, for a caller that needs both in one round trip
-# (the fast path: a token's revocation marks and its rate limit).
+# KEYS[1] the counter, KEYS[2..] keys to read; ARGV: expiry, amount.
 _INCR_TTL_AND_MGET = b"""
 local amount = tonumber(ARGV[2])
 local current = redis.call("incrby", KEYS[1], amount)
@@ -46,15 +38,13 @@ class OneTripRedisStorage(RedisStorage):
 
     def __init__(self, uri: str, **options: Any) -> None:
         super().__init__(uri.removeprefix(SCHEME_PREFIX), **options)
-        self._incr_and_ttl = self.get_connection().register_script(_INCR_AND_TTL)
         self._incr_ttl_and_mget = self.get_connection().register_script(_INCR_TTL_AND_MGET)
         self._last_hit = threading.local()  # gthread: one request at a time per thread
 
     def incr(self, key: str, expiry: int, amount: int = 1) -> int:
-        current, ttl = self._incr_and_ttl([self.prefixed_key(key)], [expiry, amount])
-        expires_at = time.time() + max(int(ttl), 0)
-        self._last_hit.entry = (key, int(current), expires_at, time.monotonic())
-        return int(current)
+        current, expires_at, _ = self.incr_and_read(key, expiry, [], amount)
+        self._last_hit.entry = (key, current, expires_at, time.monotonic())
+        return current
 
     def incr_and_read(
         self, key: str, expiry: int, read: list[str], amount: int = 1
