@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import requests
-from local_stack import LocalStack, free_port
+from local_stack import LocalStack, free_port, process_tree
 
 ROOT = Path(__file__).resolve().parents[1]
 DOC = ROOT / "docs" / "benchmarks.md"
@@ -192,11 +192,6 @@ def start_bare_proxy(stack: LocalStack, base: Path) -> tuple[subprocess.Popen[by
             time.sleep(0.2)
     process.kill()
     raise RuntimeError(f"the bare proxy did not start; see {base / 'bare-proxy.log'}")
-
-
-def process_tree(pid: int) -> list[int]:
-    children = Path(f"/proc/{pid}/task/{pid}/children")
-    return [pid, *(int(p) for p in children.read_text().split())] if children.exists() else [pid]
 
 
 def raise_priority(niceness: int) -> int:

@@ -92,8 +92,10 @@ class LocalStack:
 
     def pids(self, name: str) -> list[int]:
         """The gunicorn master of a service (or the embedded Redis) and its children."""
-        root = int((self.base / "state" / "run" / f"{name}.pid").read_text())
-        children = Path(f"/proc/{root}/task/{root}/children")
-        return (
-            [root, *(int(p) for p in children.read_text().split())] if children.exists() else [root]
-        )
+        return process_tree(int((self.base / "state" / "run" / f"{name}.pid").read_text()))
+
+
+def process_tree(pid: int) -> list[int]:
+    """A process and its children (gunicorn's master and workers)."""
+    children = Path(f"/proc/{pid}/task/{pid}/children")
+    return [pid, *(int(p) for p in children.read_text().split())] if children.exists() else [pid]

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,6 +29,7 @@ import redis
 from flask import Flask
 from flask_limiter import Limiter
 from limits import RateLimitItem, parse
+from werkzeug.datastructures import EnvironHeaders
 from werkzeug.exceptions import HTTPException
 from werkzeug.http import HTTP_STATUS_CODES
 from werkzeug.wsgi import get_host, get_input_stream
@@ -60,9 +61,6 @@ log = logging.getLogger(__name__)
 
 StartResponse = Callable[..., Any]
 WSGIApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
-
-# Werkzeug folds these into CONTENT_TYPE/CONTENT_LENGTH and ignores the HTTP_ spellings.
-_NOT_HEADERS = frozenset({"HTTP_CONTENT_TYPE", "HTTP_CONTENT_LENGTH"})
 
 
 @dataclass(frozen=True)
@@ -192,7 +190,7 @@ class FastPath:
         method, path = environ["REQUEST_METHOD"], environ["PATH_INFO"]
         request_id = accept_or_mint(environ.get("HTTP_X_REQUEST_ID"))
         headers = forwarded_headers(
-            _incoming_headers(environ),
+            EnvironHeaders(environ).items(),  # what Flask's request.headers reads
             peer=environ.get("REMOTE_ADDR") or "",
             host=get_host(environ),  # as werkzeug's request.host: default ports dropped
             scheme=connection_scheme(environ),
@@ -244,15 +242,6 @@ def _with_edge_headers(
     own["Vary"] = merged_vary(v for k, v in headers if k.lower() == "vary")
     replaced = {name.lower() for name in own}
     return [*((k, v) for k, v in headers if k.lower() not in replaced), *own.items()]
-
-
-def _incoming_headers(environ: dict[str, Any]) -> Iterator[tuple[str, str]]:
-    """The request's headers as werkzeug names them."""
-    for key, value in environ.items():
-        if key.startswith("HTTP_") and key not in _NOT_HEADERS:
-            yield key[5:].replace("_", "-").title(), value
-    if environ.get("CONTENT_TYPE"):
-        yield "Content-Type", environ["CONTENT_TYPE"]
 
 
 def _problem(problem: Problem, request_id: str, path: str) -> Answer:
