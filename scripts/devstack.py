@@ -25,6 +25,8 @@ from typing import BinaryIO
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 GUNICORN_CONF = ROOT / "deploy" / "gunicorn.conf.py"
+# The gateway's worker: an event loop for plain reads, threads for the rest.
+GATEWAY_WORKER = "gateway_service.worker.EdgeWorker"
 STOP_GRACE_SECONDS = 10
 
 
@@ -190,9 +192,14 @@ class Stack:
         ]
         env = self._env_for(service)
         if service.name == "gateway":
-            # The gateway mostly waits on upstreams: many cheap threads, so requests hung
-            # on a dead upstream never take the last one (see the gateway's README section).
-            env = {**env, "GUNICORN_THREADS": env.get("GATEWAY_THREADS", "32")}
+            # The gateway serves plain reads on an event loop and hands the rest to many
+            # cheap threads, so requests hung on a dead upstream never take the last one
+            # (see the gateway's README section).
+            env = {
+                **env,
+                "GUNICORN_WORKER_CLASS": env.get("GATEWAY_WORKER_CLASS", GATEWAY_WORKER),
+                "GUNICORN_THREADS": env.get("GATEWAY_THREADS", "32"),
+            }
         self._spawn(service.name, args, env)
 
     def _env_for(self, service: Service) -> dict[str, str]:

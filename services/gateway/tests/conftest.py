@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import socket
 import threading
@@ -189,3 +190,110 @@ def keepalive_upstream() -> Iterator[tuple[str, list[int]]]:
     yield f"http://127.0.0.1:{server.server_port}", handler.ports
     server.shutdown()
     server.server_close()
+
+
+@dataclass
+class EdgeAnswer:
+    status: int
+    headers: list[tuple[str, str]]  # names lower-cased, as ASGI carries them
+    body: bytes
+    on_loop: bool  # served on the event loop, not handed to the Flask app's threads
+    parts: int  # body messages sent
+
+    def header(self, name: str) -> str | None:
+        return next((v for k, v in self.headers if k == name.lower()), None)
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+class EdgeClient:
+    """Calls gateway_service.edge.Edge in front of an app, as uvicorn would, on one loop."""
+
+    def __init__(self, app: Flask) -> None:
+        from gateway_service.edge import Edge
+
+        self.edge = Edge(app, threads=4)
+        self.loop = asyncio.new_event_loop()
+        self.handed_over: list[str] = []
+        in_threads = self.edge.in_threads
+
+        async def recording(scope: dict[str, Any], receive: Any, send: Any) -> None:
+            self.handed_over.append(scope["path"])
+            await in_threads(scope, receive, send)
+
+        self.edge.in_threads = recording
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        headers: dict[str, str] | None = None,
+        body: bytes = b"",
+        raw_path: bytes | None = None,
+    ) -> EdgeAnswer:
+        target = raw_path or path.encode()
+        raw, _, query = target.partition(b"?")
+        headers = {"Host": "gateway.test", **(headers or {})}
+        if body:
+            headers["Content-Length"] = str(len(body))
+        scope = {
+            "type": "http",
+            "asgi": {"version": "3.0", "spec_version": "2.3"},
+            "http_version": "1.1",
+            "server": ("127.0.0.1", 8000),
+            "client": ("127.0.0.1", 50123),
+            "scheme": "http",
+            "method": method,
+            "root_path": "",
+            "path": path.partition("?")[0],
+            "raw_path": raw,
+            "query_string": query,
+            "headers": [(k.lower().encode(), v.encode()) for k, v in headers.items()],
+        }
+        messages: list[dict[str, Any]] = []
+        pending = [{"type": "http.request", "body": body, "more_body": False}]
+
+        async def receive() -> dict[str, Any]:
+            if pending:
+                return pending.pop()
+            await asyncio.sleep(3600)  # the client never disconnects
+            return {"type": "http.disconnect"}
+
+        async def send(message: dict[str, Any]) -> None:
+            messages.append(message)
+
+        before = len(self.handed_over)
+        self.loop.run_until_complete(self.edge(scope, receive, send))
+        start, *bodies = messages
+        return EdgeAnswer(
+            start["status"],
+            [(k.decode(), v.decode()) for k, v in start["headers"]],
+            b"".join(m.get("body", b"") for m in bodies),
+            on_loop=len(self.handed_over) == before,
+            parts=len(bodies),
+        )
+
+    def close(self) -> None:
+        for upstream in self.edge.app.extensions["upstreams"].values():
+            if upstream.loop_pool is not None:
+                upstream.loop_pool.close()
+        if self.edge.counter is not None:
+            self.edge.counter.close()
+        self.loop.run_until_complete(asyncio.sleep(0))
+        self.loop.close()
+
+
+@pytest.fixture
+def edge_client(make_app: Callable[..., Flask]) -> Iterator[Callable[..., EdgeClient]]:
+    """An edge in front of a gateway app made by make_app(**overrides)."""
+    made: list[EdgeClient] = []
+
+    def factory(**overrides: Any) -> EdgeClient:
+        client = EdgeClient(make_app(**overrides))
+        made.append(client)
+        return client
+
+    yield factory
+    for client in made:
+        client.close()

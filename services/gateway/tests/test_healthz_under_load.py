@@ -48,8 +48,19 @@ class BlackHole:
             conn.close()
 
 
-@pytest.fixture
-def gateway_over_black_hole() -> Iterator[tuple[str, BlackHole]]:
+EDGE_WORKER = "gateway_service.worker.EdgeWorker"
+
+
+@pytest.fixture(
+    params=[
+        ("gthread", False),
+        (EDGE_WORKER, False),  # no Redis: every request is served in the worker's threads
+        (EDGE_WORKER, True),  # the hanging reads wait on the worker's event loop
+    ],
+    ids=["gthread", "edge-threads", "edge-loop"],
+)
+def gateway_over_black_hole(request, redis_server) -> Iterator[tuple[str, BlackHole]]:
+    worker_class, with_redis = request.param
     hole = BlackHole()
     port = closed_port()
     env = {
@@ -59,10 +70,14 @@ def gateway_over_black_hole() -> Iterator[tuple[str, BlackHole]]:
         "AUTH_SERVICE_URL": hole.url,
         "CONTENT_SERVICE_URL": hole.url,
         "GUNICORN_WORKERS": "2",
+        "GUNICORN_WORKER_CLASS": worker_class,
         "GUNICORN_THREADS": "32",  # what `make up` gives the gateway
         "UPSTREAM_READ_TIMEOUT": "10",
     }
     env.pop("REDIS_URL", None)
+    if with_redis:
+        redis_server.flushall()
+        env["REDIS_URL"] = f"unix://{redis_server.socket_file}"
     process = subprocess.Popen(
         [
             sys.executable,

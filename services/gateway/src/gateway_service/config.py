@@ -36,6 +36,9 @@ def load_config(overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
         "UPSTREAM_MAX_IN_FLIGHT": env_int(
             "UPSTREAM_MAX_IN_FLIGHT", max(1, env_int("GUNICORN_THREADS", 4) * 3 // 4)
         ),
+        # The same bound for calls made on the event loop (gateway_service.edge): they hold
+        # no thread, so only a hung upstream's pile of waiting clients is bounded.
+        "UPSTREAM_MAX_IN_FLIGHT_ON_LOOP": env_int("UPSTREAM_MAX_IN_FLIGHT_ON_LOOP", 512),
         "UPSTREAM_POOL_SIZE": env_int("UPSTREAM_POOL_SIZE", 32),
         "OPENAPI_CACHE_SECONDS": env_float("OPENAPI_CACHE_SECONDS", 60.0),
         # Paths where the edge accepts a refresh token instead of an access token.

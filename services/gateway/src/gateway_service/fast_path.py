@@ -81,6 +81,14 @@ class Window:
 
 
 @dataclass(frozen=True)
+class Hit:
+    storage: OneTripRedisStorage
+    key: str  # the counter's key, before the storage's own prefix
+    expiry: int
+    marks: list[str]  # the token's revocation keys, read on the same trip
+
+
+@dataclass(frozen=True)
 class Plan:
     route: Route
     claims: dict[str, Any] | None  # None: anonymous
@@ -104,7 +112,7 @@ class FastPath:
         self.cors_options = app.extensions["gateway_cors"]
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
-        plan = self._plan(environ)
+        plan = self.plan(environ)
         if plan is None:
             return self.flask_app(environ, start_response)
         started = time.perf_counter()
@@ -118,7 +126,7 @@ class FastPath:
 
     # -- which requests qualify ------------------------------------------------------------
 
-    def _plan(self, environ: dict[str, Any]) -> Plan | None:
+    def plan(self, environ: dict[str, Any]) -> Plan | None:
         """A plan for a plain proxied request, or None when the Flask path must take it."""
         path = environ.get("PATH_INFO", "")
         length = environ.get("CONTENT_LENGTH") or "0"
@@ -166,15 +174,29 @@ class FastPath:
             revocations = self.verifier.revocations
             revoked = bool(plan.claims and revocations and revocations.is_revoked(plan.claims))
             return not revoked, None
-        storage = self.limiter.limiter.storage  # the in-memory fallback while Redis is away
-        if not isinstance(storage, OneTripRedisStorage):
+        hit = self.hit_of(plan)
+        if hit is None:
             return False, None
+        return self.verdict(plan, hit.storage.incr_and_read(hit.key, hit.expiry, hit.marks))
+
+    def hit_of(self, plan: Plan) -> Hit | None:
+        """What to ask Redis for this request: its rate-limit counter (as Flask-Limiter keys
+        it) and its token's revocation marks. None while limits are kept in memory (Redis
+        away): the Flask path's fallbacks decide."""
+        storage = self.limiter.limiter.storage
+        if not isinstance(storage, OneTripRedisStorage):
+            return None
         marks = RevocationList.mark_keys(plan.claims) if plan.claims else []
         key = plan.limit.key_for(LIMITER_KEY_PREFIX, plan.limit_key, plan.route.endpoint)
-        count, reset_at, values = storage.incr_and_read(key, plan.limit.get_expiry(), marks)
-        if plan.claims and RevocationList.revoked_by(plan.claims, values):
-            return False, None
+        return Hit(storage, key, plan.limit.get_expiry(), marks)
+
+    @staticmethod
+    def verdict(plan: Plan, counted: tuple[int, float, list[Any]]) -> tuple[bool, Window]:
+        """Whether a counted request is plain (not revoked, within its limit), and its window."""
+        count, reset_at, values = counted
         window = Window(plan.limit.amount, plan.limit.amount - count, reset_at)
+        if plan.claims and RevocationList.revoked_by(plan.claims, values):
+            return False, window
         return count <= plan.limit.amount, window
 
     # -- forwarding and answering ----------------------------------------------------------
@@ -189,14 +211,7 @@ class FastPath:
     ) -> Iterable[bytes]:
         method, path = environ["REQUEST_METHOD"], environ["PATH_INFO"]
         request_id = accept_or_mint(environ.get("HTTP_X_REQUEST_ID"))
-        headers = forwarded_headers(
-            EnvironHeaders(environ).items(),  # what Flask's request.headers reads
-            peer=environ.get("REMOTE_ADDR") or "",
-            host=get_host(environ),  # as werkzeug's request.host: default ports dropped
-            scheme=connection_scheme(environ),
-            request_id=request_id,
-            networks=self.networks,
-        )
+        headers = self.upstream_headers(environ, request_id)
         body = None
         if environ.get("CONTENT_LENGTH"):
             length = int(environ["CONTENT_LENGTH"])
@@ -210,25 +225,59 @@ class FastPath:
                 plan.route.upstream, method, target, headers, body, request_id, path
             )
         except Problem as problem:
-            status, answer_headers, content = _problem(problem, request_id, path)
+            status, answer_headers, content = problem_for(problem, request_id, path)
         except HTTPException as exc:  # the client's body broke off: as werkzeug says it
             refusal = Problem(exc.code or 400, exc.description)
-            status, answer_headers, content = _problem(refusal, request_id, path)
-        except Exception as exc:  # as the Flask path's last-resort handler answers
-            log.exception(
-                "unhandled error: %s", type(exc).__name__, extra={"request_id": request_id}
-            )
-            unexpected = Problem(500, "An unexpected error occurred; quote the request id.")
-            status, answer_headers, content = _problem(unexpected, request_id, path)
-        if "HTTP_ORIGIN" in environ:
-            answer_headers += cors_headers(self.cors_options, environ, method)
-        answer_headers = _with_edge_headers(answer_headers, request_id, window, status)
-        reason = HTTP_STATUS_CODES.get(status, "Unknown").upper()
-        start_response(f"{status} {reason}", answer_headers)
-        elapsed = time.perf_counter() - started
-        log_access(method, path, status, elapsed * 1000, request_id)
-        record_request(self.service, method, plan.route.rule, status, elapsed)
+            status, answer_headers, content = problem_for(refusal, request_id, path)
+        except Exception as exc:
+            status, answer_headers, content = unexpected(exc, request_id, path)
+        answer_headers = self.edge_headers(environ, answer_headers, request_id, window, status)
+        start_response(status_line(status), answer_headers)
+        self.record(plan, environ, status, request_id, started)
         return content
+
+    def upstream_headers(self, environ: dict[str, Any], request_id: str) -> dict[str, str]:
+        return forwarded_headers(
+            EnvironHeaders(environ).items(),  # what Flask's request.headers reads
+            peer=environ.get("REMOTE_ADDR") or "",
+            host=get_host(environ),  # as werkzeug's request.host: default ports dropped
+            scheme=connection_scheme(environ),
+            request_id=request_id,
+            networks=self.networks,
+        )
+
+    def edge_headers(
+        self,
+        environ: dict[str, Any],
+        headers: list[tuple[str, str]],
+        request_id: str,
+        window: Window | None,
+        status: int,
+    ) -> list[tuple[str, str]]:
+        """An answer's headers as the client gets them: CORS, the request id, the window."""
+        if "HTTP_ORIGIN" in environ:
+            headers = headers + cors_headers(self.cors_options, environ, environ["REQUEST_METHOD"])
+        return _with_edge_headers(headers, request_id, window, status)
+
+    def record(
+        self, plan: Plan, environ: dict[str, Any], status: int, request_id: str, started: float
+    ) -> None:
+        """The access log line and the metrics, as the Flask path writes them."""
+        method = environ["REQUEST_METHOD"]
+        elapsed = time.perf_counter() - started
+        log_access(method, environ["PATH_INFO"], status, elapsed * 1000, request_id)
+        record_request(self.service, method, plan.route.rule, status, elapsed)
+
+
+def status_line(status: int) -> str:
+    return f"{status} {HTTP_STATUS_CODES.get(status, 'Unknown').upper()}"
+
+
+def unexpected(exc: Exception, request_id: str, path: str) -> Answer:
+    """As the Flask path's last-resort handler answers."""
+    log.exception("unhandled error: %s", type(exc).__name__, extra={"request_id": request_id})
+    failure = Problem(500, "An unexpected error occurred; quote the request id.")
+    return problem_for(failure, request_id, path)
 
 
 def _with_edge_headers(
@@ -244,6 +293,6 @@ def _with_edge_headers(
     return [*((k, v) for k, v in headers if k.lower() not in replaced), *own.items()]
 
 
-def _problem(problem: Problem, request_id: str, path: str) -> Answer:
+def problem_for(problem: Problem, request_id: str, path: str) -> Answer:
     document = problem_body(problem.status, problem.detail, instance=path, request_id=request_id)
     return problem_answer(problem.status, document, problem.headers.items())

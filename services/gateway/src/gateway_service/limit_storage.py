@@ -14,9 +14,11 @@ from typing import Any
 
 from limits.storage import RedisStorage
 
+from gateway_service.loop_redis import LoopRedis
+
 SCHEME_PREFIX = "gateway+"
 # KEYS[1] the counter, KEYS[2..] keys to read; ARGV: expiry, amount.
-_INCR_TTL_AND_MGET = b"""
+INCR_TTL_AND_MGET = b"""
 local amount = tonumber(ARGV[2])
 local current = redis.call("incrby", KEYS[1], amount)
 if tonumber(current) == amount then
@@ -38,7 +40,7 @@ class OneTripRedisStorage(RedisStorage):
 
     def __init__(self, uri: str, **options: Any) -> None:
         super().__init__(uri.removeprefix(SCHEME_PREFIX), **options)
-        self._incr_ttl_and_mget = self.get_connection().register_script(_INCR_TTL_AND_MGET)
+        self._incr_ttl_and_mget = self.get_connection().register_script(INCR_TTL_AND_MGET)
         self._last_hit = threading.local()  # gthread: one request at a time per thread
 
     def incr(self, key: str, expiry: int, amount: int = 1) -> int:
@@ -53,11 +55,8 @@ class OneTripRedisStorage(RedisStorage):
 
         Returns the count, when the window ends (epoch seconds) and the values read.
         """
-        current, ttl, values = self._incr_ttl_and_mget(
-            [self.prefixed_key(key), *read], [expiry, amount]
-        )
-        values = list(values) + [None] * (len(read) - len(values))  # Lua drops trailing nils
-        return int(current), time.time() + max(int(ttl), 0), [v or None for v in values]
+        result = self._incr_ttl_and_mget([self.prefixed_key(key), *read], [expiry, amount])
+        return counted(result, len(read))
 
     def _recent(self, key: str) -> tuple[str, int, float, float] | None:
         entry = getattr(self._last_hit, "entry", None)
@@ -72,6 +71,34 @@ class OneTripRedisStorage(RedisStorage):
     def get_expiry(self, key: str) -> float:
         entry = self._recent(key)
         return entry[2] if entry else super().get_expiry(key)
+
+
+def counted(result: list[Any], read: int) -> tuple[int, float, list[Any]]:
+    """The script's answer as the count, when the window ends (epoch seconds) and the
+    values read (None when missing)."""
+    current, ttl, values = result
+    values = list(values) + [None] * (read - len(values))  # Lua drops trailing nils
+    return int(current), time.time() + max(int(ttl), 0), [v or None for v in values]
+
+
+class LoopHitCounter:
+    """OneTripRedisStorage.incr_and_read for code on the event loop: the same script on the
+    same keys, over one pipelined connection per loop (gateway_service.loop_redis)."""
+
+    def __init__(self, redis_url: str, timeout: float, connect_timeout: float) -> None:
+        self._redis = LoopRedis(redis_url, timeout, connect_timeout)
+
+    async def incr_and_read(
+        self, prefixed_key: str, expiry: int, read: list[str], amount: int = 1
+    ) -> tuple[int, float, list[Any]]:
+        """incr_and_read() of the storage whose prefixed_key() gave `prefixed_key`."""
+        result = await self._redis.evalsha(
+            INCR_TTL_AND_MGET, [prefixed_key, *read], [expiry, amount]
+        )
+        return counted(result, len(read))
+
+    def close(self) -> None:
+        self._redis.close()
 
 
 def storage_uri(redis_url: str | None) -> str:

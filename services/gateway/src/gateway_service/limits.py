@@ -56,9 +56,17 @@ def init_limits(app: Flask) -> Limiter:
     return limiter
 
 
+# Short timeouts: a dead Redis must cost a request milliseconds, not seconds.
+REDIS_TIMEOUT_SECONDS = 0.5
+
+
 def _storage_options(redis_url: str | None) -> Any:
-    # Short timeouts: a dead Redis must cost a request milliseconds, not seconds.
-    return {"socket_connect_timeout": 0.5, "socket_timeout": 0.5} if redis_url else {}
+    if not redis_url:
+        return {}
+    return {
+        "socket_connect_timeout": REDIS_TIMEOUT_SECONDS,
+        "socket_timeout": REDIS_TIMEOUT_SECONDS,
+    }
 
 
 def _exempt() -> bool:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import AsyncIterator, Iterable, Iterator
 from typing import Any
 
 from flask import Response, current_app, g, request
@@ -13,6 +13,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from gateway_service.connections import Answer as UpstreamAnswer
 from gateway_service.connections import AnswerBroken, AnswerTimedOut
 from gateway_service.forwarding import request_target, response_headers, upstream_headers
+from gateway_service.loop_connections import LoopAnswer
 from gateway_service.upstream import Upstream, UpstreamError
 from shared.problems import PROBLEM_MIMETYPE, Problem, problem_body
 
@@ -67,6 +68,44 @@ def call(
     return _relay(answer, upstream.name)
 
 
+async def call_on_loop(
+    upstream: Upstream,
+    method: str,
+    path: str,
+    headers: dict[str, str],
+    request_id: str,
+    instance: str,
+) -> tuple[int, list[tuple[str, str]], Iterable[bytes] | AsyncIterator[bytes]]:
+    """call() on the event loop, for a request without a body."""
+    try:
+        answer = await upstream.request_on_loop(method, path, headers)
+    except UpstreamError as exc:
+        raise Problem(exc.status, exc.detail, headers=exc.headers) from exc
+    if answer.status >= 400:
+        raw = await _read_on_loop(answer, upstream.name, MAX_PROBLEM_BYTES + 1)
+        if len(raw) > MAX_PROBLEM_BYTES:
+            answer.close()
+        answer.release()
+        return error_answer(answer.status, answer.headers, raw, upstream.name, request_id, instance)
+    headers_out = response_headers(answer.headers.items(), answer.headers.get("Connection"))
+    if _is_small(answer.headers.get("Content-Length")):
+        return answer.status, headers_out, [await _read_on_loop(answer, upstream.name)]
+    return answer.status, headers_out, answer.stream(CHUNK)
+
+
+async def _read_on_loop(answer: LoopAnswer, name: str, amount: int | None = None) -> bytes:
+    try:
+        return await answer.read(amount)
+    except AnswerTimedOut as exc:
+        raise Problem(504, f"The {name} service did not finish its answer in time.") from exc
+    except AnswerBroken as exc:
+        raise Problem(502, f"The {name} service broke off its answer.") from exc
+
+
+def _is_small(declared: str | None) -> bool:
+    return declared is not None and declared.isdigit() and int(declared) <= SMALL_BODY
+
+
 def _request_body() -> tuple[Any, int | None]:
     """The body to send on, and its length; 413 before any upstream call when too large."""
     limit = current_app.config["MAX_CONTENT_LENGTH"]
@@ -111,8 +150,7 @@ def _read(answer: UpstreamAnswer, name: str, amount: int | None = None) -> bytes
 
 def _relay(answer: UpstreamAnswer, name: str) -> Answer:
     headers = response_headers(answer.headers.items(), answer.headers.get("Connection"))
-    declared = answer.headers.get("Content-Length")
-    if declared is not None and declared.isdigit() and int(declared) <= SMALL_BODY:
+    if _is_small(answer.headers.get("Content-Length")):
         data = _read(answer, name)
         answer.release()
         return answer.status, headers, [data]
@@ -131,28 +169,38 @@ def _stream(answer: UpstreamAnswer) -> Iterator[bytes]:
 
 
 def _error_answer(answer: UpstreamAnswer, name: str, request_id: str, instance: str) -> Answer:
-    """Every error leaves as problem+json carrying the request id, whatever the upstream sent."""
     raw = _read(answer, name, MAX_PROBLEM_BYTES + 1)
-    complete = len(raw) <= MAX_PROBLEM_BYTES
-    if not complete:
+    if len(raw) > MAX_PROBLEM_BYTES:
         answer.close()
     answer.release()
-    document = _problem_document(answer, raw) if complete else None
+    return error_answer(answer.status, answer.headers, raw, name, request_id, instance)
+
+
+def error_answer(
+    status: int, headers: Any, raw: bytes, name: str, request_id: str, instance: str
+) -> Answer:
+    """Every error leaves as problem+json carrying the request id, whatever the upstream sent.
+
+    `raw`: the upstream's body, read up to one byte past MAX_PROBLEM_BYTES; `headers` its
+    headers (case-insensitive get(), items()).
+    """
+    complete = len(raw) <= MAX_PROBLEM_BYTES
+    document = _problem_document(status, headers, raw) if complete else None
     if document is None:
         # HTML, plain text, JSON of another shape or nothing: the body is never shown.
-        kept = [(k, v) for k, v in answer.headers.items() if k.lower() in KEPT_ON_ERROR]
+        kept = [(k, v) for k, v in headers.items() if k.lower() in KEPT_ON_ERROR]
         document = problem_body(
-            answer.status,
-            f"The {name} service answered {answer.status}.",
+            status,
+            f"The {name} service answered {status}.",
             instance=instance,
             request_id=request_id,
         )
-        return problem_answer(answer.status, document, kept)
+        return problem_answer(status, document, kept)
     if not document.get("request_id"):
         document["request_id"] = request_id
-    headers = response_headers(answer.headers.items(), answer.headers.get("Connection"))
-    headers = [(k, v) for k, v in headers if k.lower() not in DROPPED_ON_PROBLEM]
-    return problem_answer(answer.status, document, headers)
+    relayed = response_headers(headers.items(), headers.get("Connection"))
+    relayed = [(k, v) for k, v in relayed if k.lower() not in DROPPED_ON_PROBLEM]
+    return problem_answer(status, document, relayed)
 
 
 def problem_answer(
@@ -163,14 +211,14 @@ def problem_answer(
     return status, [*headers, *content], [body]
 
 
-def _problem_document(answer: UpstreamAnswer, raw: bytes) -> dict[str, Any] | None:
-    content_type = answer.headers.get("Content-Type", "")
+def _problem_document(status: int, headers: Any, raw: bytes) -> dict[str, Any] | None:
+    content_type = headers.get("Content-Type", "")
     if not content_type.startswith(PROBLEM_MIMETYPE):
         return None
     try:
         document = json.loads(raw)
     except ValueError:
         return None
-    if not isinstance(document, dict) or document.get("status") != answer.status:
+    if not isinstance(document, dict) or document.get("status") != status:
         return None
     return document

@@ -28,6 +28,7 @@ def build_upstreams(app: Flask) -> dict[str, Upstream]:
             read_timeout=config["UPSTREAM_READ_TIMEOUT"],
             pool_size=config["UPSTREAM_POOL_SIZE"],
             max_in_flight=config["UPSTREAM_MAX_IN_FLIGHT"],
+            max_in_flight_on_loop=config["UPSTREAM_MAX_IN_FLIGHT_ON_LOOP"],
             failure_threshold=config["CIRCUIT_FAILURE_THRESHOLD"],
             reset_seconds=config["CIRCUIT_RESET_SECONDS"],
         )

@@ -13,7 +13,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
-from gateway_service import connections
+from gateway_service import connections, loop_connections
 from gateway_service.breaker import STATE_VALUES, CircuitBreaker, CircuitOpen
 from gateway_service.connections import (
     Answer,
@@ -22,11 +22,13 @@ from gateway_service.connections import (
     ConnectFailed,
     ConnectTimedOut,
 )
+from gateway_service.loop_connections import LoopAnswer
 from shared.metrics import counter, gauge
 
 log = logging.getLogger(__name__)
 
 IDEMPOTENT = frozenset({"GET", "HEAD"})
+TRANSPORT_ERRORS = (ConnectFailed, AnswerBroken, ConnectTimedOut, AnswerTimedOut)
 
 
 class UpstreamError(Exception):
@@ -64,6 +66,7 @@ class Upstream:
         read_timeout: float = 10.0,
         pool_size: int = 32,
         max_in_flight: int = 24,
+        max_in_flight_on_loop: int = 512,
         failure_threshold: int = 5,
         reset_seconds: float = 30.0,
     ) -> None:
@@ -74,7 +77,9 @@ class Upstream:
         self.pool = connections.ConnectionPool(
             parts.scheme, parts.hostname or "127.0.0.1", parts.port, connect_timeout, pool_size
         )
+        self.loop_pool: loop_connections.LoopConnectionPool | None = None
         self._slots = threading.BoundedSemaphore(max_in_flight)
+        self._loop_slots = threading.BoundedSemaphore(max_in_flight_on_loop)
         self._errors = _upstream_errors()
         state = _circuit_state().labels(name)
         state.set(0)
@@ -95,6 +100,32 @@ class Upstream:
 
         stream=False reads the whole answer before returning (and releases its connection).
         """
+        self._admit()
+        try:
+            with self._slot():
+                response = self._send(method, path, headers, body, stream, read_timeout)
+        except BaseException as exc:
+            self._settle_failure(exc)
+            raise
+        self._settle(response.status)
+        return response
+
+    async def request_on_loop(
+        self, method: str, path: str, headers: Mapping[str, str]
+    ) -> LoopAnswer:
+        """request() for code on the event loop, for a request without a body: the same
+        breaker, bulkhead, timeouts, retry and errors, over the loop's own pool."""
+        self._admit()
+        try:
+            with self._slot(self._loop_slots):
+                answer = await self._send_on_loop(method, path, headers)
+        except BaseException as exc:
+            self._settle_failure(exc)
+            raise
+        self._settle(answer.status)
+        return answer
+
+    def _admit(self) -> None:
         try:
             self.breaker.before_call()
         except CircuitOpen as exc:
@@ -104,28 +135,25 @@ class Upstream:
                 f"The {self.name} service is failing; calls are paused for a while.",
                 {"Retry-After": str(int(exc.retry_after + 0.999))},
             ) from exc
-        try:
-            with self._slot():
-                response = self._send(method, path, headers, body, stream, read_timeout)
-        except UpstreamError as exc:
-            if exc.status == 503:  # saturated here: not the upstream's fault
-                self.breaker.release_probe()
-            else:
-                self.breaker.record_failure()
-            raise
-        except BaseException:
-            self.breaker.release_probe()
-            raise
-        if response.status in (502, 503, 504):
+
+    def _settle(self, status: int) -> None:
+        if status in (502, 503, 504):
             self.breaker.record_failure()
         else:
             self.breaker.record_success()
-        return response
+
+    def _settle_failure(self, exc: BaseException) -> None:
+        if isinstance(exc, UpstreamError) and exc.status != 503:
+            self.breaker.record_failure()
+        else:  # saturated here, or not the upstream's doing: no verdict on it
+            self.breaker.release_probe()
 
     @contextlib.contextmanager
-    def _slot(self) -> Iterator[None]:
-        """The bulkhead: a quick 503 rather than one more thread stuck on this upstream."""
-        if not self._slots.acquire(blocking=False):
+    def _slot(self, slots: threading.BoundedSemaphore | None = None) -> Iterator[None]:
+        """The bulkhead: a quick 503 rather than one more thread (or, on the loop, one more
+        waiting client) stuck on this upstream."""
+        slots = slots or self._slots
+        if not slots.acquire(blocking=False):
             self._errors.labels(self.name, "saturated").inc()
             raise UpstreamError(
                 503,
@@ -135,7 +163,7 @@ class Upstream:
         try:
             yield
         finally:
-            self._slots.release()
+            slots.release()
 
     def _send(
         self,
@@ -158,22 +186,42 @@ class Upstream:
                 if not stream:
                     answer.data  # noqa: B018 - read whole now, the connection released
                 return answer
-            except (ConnectFailed, AnswerBroken) as exc:
-                self._errors.labels(self.name, "connection").inc()
-                if attempt == attempts:
-                    log.warning(
-                        "upstream %s unreachable: %s",
-                        self.name,
-                        exc,
-                        extra={"upstream": self.name},
-                    )
-                    raise UpstreamError(502, f"The {self.name} service is unavailable.") from exc
-            except (ConnectTimedOut, AnswerTimedOut) as exc:
-                self._errors.labels(self.name, "timeout").inc()
-                log.warning("upstream %s timed out", self.name, extra={"upstream": self.name})
-                detail = f"The {self.name} service did not answer in time."
-                raise UpstreamError(504, detail) from exc
+            except TRANSPORT_ERRORS as exc:
+                self._no_answer(exc, last_attempt=attempt == attempts)
         raise AssertionError("unreachable")
+
+    async def _send_on_loop(self, method: str, path: str, headers: Mapping[str, str]) -> LoopAnswer:
+        if self.loop_pool is None:  # made on the loop that uses it
+            self.loop_pool = loop_connections.LoopConnectionPool(
+                self.pool.scheme,
+                self.pool.host,
+                self.pool.port,
+                self.pool.connect_timeout,
+                self.pool.maxsize,
+            )
+        attempts = 2 if method in IDEMPOTENT else 1
+        for attempt in range(1, attempts + 1):
+            try:
+                return await loop_connections.send(
+                    self.loop_pool, method, self.base_path + path, dict(headers), self.read_timeout
+                )
+            except TRANSPORT_ERRORS as exc:
+                self._no_answer(exc, last_attempt=attempt == attempts)
+        raise AssertionError("unreachable")
+
+    def _no_answer(self, exc: Exception, last_attempt: bool) -> None:
+        """Count a call that got no answer; raise the client's error unless it is retried."""
+        if isinstance(exc, ConnectFailed | AnswerBroken):
+            self._errors.labels(self.name, "connection").inc()
+            if not last_attempt:
+                return
+            log.warning(
+                "upstream %s unreachable: %s", self.name, exc, extra={"upstream": self.name}
+            )
+            raise UpstreamError(502, f"The {self.name} service is unavailable.") from exc
+        self._errors.labels(self.name, "timeout").inc()
+        log.warning("upstream %s timed out", self.name, extra={"upstream": self.name})
+        raise UpstreamError(504, f"The {self.name} service did not answer in time.") from exc
 
     def probe(self, path: str, read_timeout: float = 2.0) -> int:
         """A health probe: passes an open circuit, and closes it when the upstream answers 200.

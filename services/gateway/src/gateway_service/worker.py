@@ -1,0 +1,58 @@
+"""The gateway's gunicorn worker: one event loop per process serving gateway_service.edge.
+
+    GUNICORN_WORKER_CLASS=gateway_service.worker.EdgeWorker \
+        gunicorn --config deploy/gunicorn.conf.py "gateway_service:create_app()"
+
+The app gunicorn loads is still the Flask app; the worker puts the edge in front of it, with
+GUNICORN_THREADS threads for the requests the loop hands over. uvicorn (uvloop, httptools)
+parses HTTP. Kept as gunicorn sets it: the bind, workers, keep-alive, graceful timeout and
+the heartbeat. Set here: no access log (the gateway writes its own), no Server header, no
+trust in X-Forwarded-* from uvicorn (the gateway decides who is trusted, see forwarding.py),
+and malformed requests refused in problem+json like every other error.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Any
+
+from flask import Flask
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+from uvicorn_worker import UvicornWorker
+
+from gateway_service.edge import Edge
+from shared.problems import PROBLEM_MIMETYPE, problem_body
+
+
+class ProblemHttpToolsProtocol(HttpToolsProtocol):
+    """uvicorn's HTTP protocol, answering a request it cannot parse in problem+json."""
+
+    def send_400_response(self, msg: str) -> None:
+        request_id = uuid.uuid4().hex
+        body = json.dumps(problem_body(400, msg, request_id=request_id)).encode()
+        head = (
+            "HTTP/1.1 400 Bad Request\r\nConnection: close\r\n"
+            f"Content-Type: {PROBLEM_MIMETYPE}\r\nContent-Length: {len(body)}\r\n"
+            f"X-Request-ID: {request_id}\r\n\r\n"
+        )
+        self.transport.write(head.encode("latin-1") + body)
+        self.transport.close()
+
+
+class EdgeWorker(UvicornWorker):
+    CONFIG_KWARGS: dict[str, Any] = {
+        "loop": "uvloop",
+        "http": ProblemHttpToolsProtocol,
+        "interface": "asgi3",
+        "lifespan": "on",
+        "proxy_headers": False,
+        "access_log": False,
+        "server_header": False,
+    }
+
+    def load_wsgi(self) -> None:
+        super().load_wsgi()
+        # The Flask app of gunicorn's app spec.
+        app: Flask = self.wsgi  # type: ignore[has-type]
+        self.wsgi = Edge(app, threads=self.cfg.threads)

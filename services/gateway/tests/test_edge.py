@@ -1,0 +1,196 @@
+"""The edge: plain reads answered on the event loop exactly as the Flask path answers them,
+everything else handed to the Flask app in threads."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+import pytest
+from conftest import Scripted, closed_port
+
+from shared.tokens import RevocationList
+
+# Differ between any two answers, or are the server's to write.
+VOLATILE = {"x-request-id", "date", "server", "ratelimit-reset"}
+
+
+def comparable_edge(answer):
+    headers = sorted((k, v) for k, v in answer.headers if k not in VOLATILE)
+    request_id = answer.header("X-Request-ID") or ""
+    return answer.status, headers, answer.body.replace(request_id.encode(), b"<id>")
+
+
+def comparable_flask(response):
+    headers = sorted(
+        (k.lower(), v) for k, v in response.headers.items() if k.lower() not in VOLATILE
+    )
+    request_id = response.headers.get("X-Request-ID", "")
+    return (
+        response.status_code,
+        headers,
+        response.get_data().replace(request_id.encode(), b"<id>"),
+    )
+
+
+SCRIPTS = [
+    Scripted(200, b'{"id": 1}', headers={"ETag": '"1-a"', "X-Total-Count": "1"}),
+    Scripted(204, b"", content_type=""),
+    Scripted(200, b"{}", headers={"X-Request-ID": "upstream-id", "Vary": "Accept"}),
+    Scripted(
+        404,
+        b'{"type": "about:blank", "title": "Not Found", "status": 404, "detail": "x"}',
+        "application/problem+json",
+        headers={"X-Request-ID": "upstream-id", "RateLimit-Limit": "7"},
+    ),
+    Scripted(404, b"<html>not here</html>", "text/html"),
+    Scripted(500, b"", "text/plain"),
+    Scripted(503, b"down", "text/plain", headers={"Retry-After": "7"}),
+]
+
+
+@pytest.mark.parametrize("script", SCRIPTS)
+@pytest.mark.parametrize("origin", [None, "http://localhost:5173", "https://elsewhere.example"])
+def test_loop_answers_match_the_flask_path(make_app, edge_client, upstream, tokens, script, origin):
+    upstream.paths["/api/items/7"] = script
+    bearer = tokens.bearer(1, "alice")
+    headers = {**bearer, "User-Agent": "t", "Accept": "*/*"}
+    if origin:
+        headers["Origin"] = origin
+
+    flask_client = make_app(RATE_LIMIT="50/minute", GATEWAY_FAST_PATH=False).test_client()
+    flask_client.get("/api/items/7", headers=bearer)
+    via_flask = flask_client.get("/api/items/7?x=1", headers={**headers, "Host": "gateway.test"})
+
+    edge = edge_client(RATE_LIMIT="50/minute")
+    assert not edge.request("GET", "/api/items/7", bearer).on_loop  # first use: verified
+    via_loop = edge.request("GET", "/api/items/7?x=1", headers)
+
+    assert via_loop.on_loop
+    assert comparable_edge(via_loop) == comparable_flask(via_flask)
+    assert via_loop.header("X-Request-ID") not in (None, "upstream-id")
+    sent_flask, sent_loop = (
+        {k: v for k, v in seen["headers"].items() if k != "X-Request-Id"}
+        for seen in (upstream.seen[1], upstream.seen[3])
+    )
+    assert sent_loop == sent_flask
+    assert upstream.seen[3]["path"] == "/api/items/7?x=1"
+
+
+def test_only_plain_reads_stay_on_the_loop(edge_client, tokens, upstream, redis_server):
+    edge = edge_client()
+    bearer = tokens.bearer(1, "alice")
+    origin = {"Origin": "http://localhost:3000"}
+
+    assert edge.request("GET", "/api/items").on_loop  # anonymous
+    assert not edge.request("GET", "/api/items", bearer).on_loop  # first use: verified
+    assert edge.request("GET", "/api/items/2", bearer).on_loop  # remembered
+    assert edge.request("HEAD", "/api/items/2", bearer).on_loop
+    assert edge.request("GET", "/api/items/3", {**bearer, **origin}).on_loop
+    handed_over = [
+        edge.request("POST", "/api/items", bearer, body=b'{"name": "lamp"}'),
+        edge.request("GET", "/api/items", bearer, body=b"{}"),  # a body: the thread path
+        edge.request("OPTIONS", "/api/items", {**origin, "Access-Control-Request-Method": "GET"}),
+        edge.request("GET", "/api/items", {"Authorization": "Bearer junk"}),
+        edge.request("GET", "/healthz"),
+        edge.request("GET", "/openapi.json"),
+    ]
+    assert not any(answer.on_loop for answer in handed_over)
+    assert [a.status for a in handed_over] == [200, 200, 204, 401, 200, 200]
+    assert [s["method"] for s in upstream.seen if s["path"].startswith("/api/items")] == [
+        "GET", "GET", "GET", "HEAD", "GET", "POST", "GET"
+    ]  # fmt: skip
+    assert upstream.seen[5]["body"] == b'{"name": "lamp"}'
+
+
+def test_a_revoked_token_is_refused_by_the_flask_path(edge_client, tokens, redis_server):
+    edge = edge_client()
+    claims = {"jti": "j-revoked", "sid": "s-1"}
+    bearer = tokens.bearer(3, "carol", **claims)
+    assert edge.request("GET", "/api/items", bearer).status == 200
+    RevocationList(lambda: redis_server).revoke_token("j-revoked", time.time() + 900)
+
+    answer = edge.request("GET", "/api/items/1", bearer)
+    assert not answer.on_loop
+    assert answer.status == 401
+    assert answer.header("Content-Type") == "application/problem+json"
+
+
+def test_loop_and_threads_count_against_one_budget(edge_client, tokens):
+    edge = edge_client(RATE_LIMIT="3/minute")
+    bearer = tokens.bearer(5, "eve")
+    answers = [edge.request("GET", "/api/items", bearer) for _ in range(4)]
+    assert [a.on_loop for a in answers] == [False, True, True, False]
+    assert [a.status for a in answers] == [200, 200, 200, 429]
+    assert [a.header("RateLimit-Remaining") for a in answers] == ["2", "1", "0", "0"]
+    refused = answers[-1]
+    assert refused.header("Content-Type") == "application/problem+json"
+    assert 1 <= int(refused.header("Retry-After") or 0) <= 61
+
+
+def test_with_redis_away_the_thread_path_decides(edge_client, upstream):
+    edge = edge_client()
+    edge.edge.counter = type(edge.edge.counter)(f"redis://127.0.0.1:{closed_port()}/0", 0.2, 0.2)
+    answer = edge.request("GET", "/api/items")
+    assert not answer.on_loop
+    assert answer.status == 200
+    assert len(upstream.seen) == 1
+
+
+def test_an_upstream_that_is_down_is_a_502_then_an_open_circuit(edge_client):
+    edge = edge_client(
+        CONTENT_SERVICE_URL=f"http://127.0.0.1:{closed_port()}", CIRCUIT_FAILURE_THRESHOLD=2
+    )
+    answers = [edge.request("GET", "/api/items", {"X-Request-ID": f"down-{i}"}) for i in range(3)]
+    assert all(a.on_loop for a in answers)
+    assert [a.status for a in answers] == [502, 502, 503]
+    assert answers[0].json()["request_id"] == "down-0"
+    assert answers[0].header("X-Request-ID") == "down-0"
+    assert answers[2].header("Content-Type") == "application/problem+json"
+    assert 1 <= int(answers[2].header("Retry-After") or 0) <= 30
+
+
+def test_a_slow_upstream_is_a_504(edge_client, upstream):
+    upstream.paths["/api/items"] = Scripted(200, b"{}", delay=1.5)  # read timeout: 1 s
+    answer = edge_client().request("GET", "/api/items")
+    assert answer.on_loop
+    assert answer.status == 504
+    assert answer.json()["detail"] == "The content service did not answer in time."
+    assert len(upstream.seen) == 1  # a timeout is never retried
+
+
+def test_a_large_answer_is_streamed_whole(edge_client, upstream):
+    body = bytes(range(256)) * 4096  # 1 MiB, above what is read whole
+    upstream.paths["/api/items"] = Scripted(200, body, "application/octet-stream")
+    answer = edge_client().request("GET", "/api/items")
+    assert answer.on_loop
+    assert answer.body == body
+    assert answer.parts > 1
+
+
+@pytest.mark.parametrize(
+    ("raw_path", "on_loop", "sent"),
+    [
+        (b"/api/items/a%2Fb%20c?q=%C3%A9&r=1", True, "/api/items/a/b%20c?q=%C3%A9&r=1"),
+        # Not ASCII once decoded: the thread path, which encodes it back the same way.
+        (b"/api/items/%FF?q=1", False, "/api/items/%FF?q=1"),
+    ],
+)
+def test_the_path_is_sent_on_as_the_client_encoded_it(
+    edge_client, upstream, raw_path, on_loop, sent
+):
+    answer = edge_client().request("GET", "/api/items/x", raw_path=raw_path)
+    assert answer.status == 200
+    assert answer.on_loop is on_loop
+    assert upstream.seen[0]["raw_uri"] == sent
+
+
+def test_loop_answers_are_logged_and_counted(edge_client, caplog):
+    edge = edge_client()
+    with caplog.at_level(logging.INFO, logger="access"):
+        answer = edge.request("GET", "/api/items/9", {"X-Request-ID": "loop-1"})
+    assert answer.on_loop
+    line = next(r for r in caplog.records if r.name == "access")
+    assert (line.request_id, line.status, line.path) == ("loop-1", 200, "/api/items/9")
+    metrics = edge.request("GET", "/metrics").body.decode()
+    assert 'route="/api/<path:rest>",service="gateway",status="200"' in metrics
