@@ -192,6 +192,16 @@ def keepalive_upstream() -> Iterator[tuple[str, list[int]]]:
     server.server_close()
 
 
+@pytest.fixture
+def run() -> Iterator[Callable[..., Any]]:
+    """Runs coroutines on one event loop, as a worker's loop runs them all."""
+    loop = asyncio.new_event_loop()
+    yield loop.run_until_complete
+    for _ in range(3):  # transports closed by the test finish closing
+        loop.run_until_complete(asyncio.sleep(0))
+    loop.close()
+
+
 @dataclass
 class EdgeAnswer:
     status: int
@@ -297,3 +307,89 @@ def edge_client(make_app: Callable[..., Flask]) -> Iterator[Callable[..., EdgeCl
     yield factory
     for client in made:
         client.close()
+
+
+# -- raw upstreams: scripted bytes on a socket, for the connection pools' tests --------------
+
+Reply = Callable[[socket.socket], None]
+
+
+@pytest.fixture
+def raw_server() -> Iterator[tuple[int, list[Reply], list[int]]]:
+    """A socket server that answers each connection with the next scripted reply function;
+    it notes the client port of every connection it accepts."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+    replies: list[Reply] = []
+    peers: list[int] = []
+
+    def serve() -> None:
+        while True:
+            try:
+                conn, address = listener.accept()
+            except OSError:
+                return
+            peers.append(address[1])
+            reply = replies.pop(0) if replies else None
+            if reply is not None:
+                threading.Thread(target=reply, args=(conn,), daemon=True).start()
+            else:
+                conn.close()
+
+    threading.Thread(target=serve, daemon=True).start()
+    yield listener.getsockname()[1], replies, peers
+    listener.close()
+
+
+def read_request(conn: socket.socket) -> bytes:
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = conn.recv(4096)
+        if not chunk:
+            break
+        data += chunk
+    return data
+
+
+def answer_then_close_when_idle(closed: threading.Event) -> Reply:
+    def reply(conn: socket.socket) -> None:
+        read_request(conn)
+        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+        conn.close()  # a keep-alive timeout on the upstream's side, without saying so
+        closed.set()
+
+    return reply
+
+
+def answer_twice(conn: socket.socket) -> None:
+    for body in (b"one", b"two"):
+        read_request(conn)
+        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\n" + body)
+    conn.close()
+
+
+def chunked_answer(conn: socket.socket) -> None:
+    read_request(conn)
+    conn.sendall(
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n"
+    )
+    read_request(conn)
+    conn.sendall(b"HTTP/1.1 204 No Content\r\n\r\n")
+    conn.close()
+
+
+def cut_short(conn: socket.socket) -> None:
+    read_request(conn)
+    conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc")
+    conn.close()
+
+
+def not_http(conn: socket.socket) -> None:
+    read_request(conn)
+    conn.sendall(b"SSH-2.0-OpenSSH\r\n")
+    conn.close()
+
+
+def silent(conn: socket.socket) -> None:
+    read_request(conn)  # and never answer
