@@ -158,7 +158,7 @@ def prepare(stack: LocalStack) -> tuple[int, dict[str, str]]:
 
 def start_bare_proxy(stack: LocalStack, base: Path) -> tuple[subprocess.Popen[bytes], str]:
     """The reference pass-through proxy (scripts/bare_proxy.py) in front of the same content,
-    under gunicorn with the gateway's settings."""
+    under gunicorn with the gateway's settings and uvicorn's worker."""
     port = free_port()
     env = {
         **stack.env,
@@ -173,6 +173,8 @@ def start_bare_proxy(stack: LocalStack, base: Path) -> tuple[subprocess.Popen[by
             str(ROOT / "deploy" / "gunicorn.conf.py"),
             "--bind",
             f"127.0.0.1:{port}",
+            "--worker-class",
+            "uvicorn_worker.UvicornWorker",
             "--pythonpath",
             str(ROOT / "scripts"),
             "bare_proxy:application",

@@ -102,13 +102,41 @@ def gateway_over_black_hole(request, redis_server) -> Iterator[tuple[str, BlackH
         except OSError:
             time.sleep(0.1)
     yield url, hole
+    workers = _children(process.pid)
     process.send_signal(signal.SIGINT)  # quick shutdown: the hung requests are not waited for
     try:
         process.wait(timeout=15)
     except subprocess.TimeoutExpired:
         process.kill()
         process.wait()
+    # No worker outlives its master, hung requests or not.
+    deadline = time.monotonic() + 15
+    while any(_alive(pid) for pid in workers) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    left = [pid for pid in workers if _alive(pid)]
+    for pid in left:
+        os.kill(pid, signal.SIGKILL)
     hole.close()
+    assert workers and not left
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            if int(stat.read_text().rsplit(")", 1)[1].split()[1]) == pid:
+                found.append(int(stat.parent.name))
+        except (OSError, ValueError):
+            continue
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
 
 
 def _get(url: str, timeout: float) -> int:

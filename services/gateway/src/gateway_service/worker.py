@@ -14,11 +14,15 @@ and malformed requests refused in problem+json like every other error.
 from __future__ import annotations
 
 import json
+import os
+import sys
 import uuid
 from typing import Any
 
 from flask import Flask
+from gunicorn.arbiter import Arbiter
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+from uvicorn.server import Server
 from uvicorn_worker import UvicornWorker
 
 from gateway_service.edge import Edge
@@ -50,6 +54,31 @@ class EdgeWorker(UvicornWorker):
         "access_log": False,
         "server_header": False,
     }
+
+    server: Server | None = None
+
+    async def _serve(self) -> None:  # uvicorn_worker's, keeping the server for the signals
+        self.config.app = self.wsgi
+        self.server = Server(config=self.config)
+        self._install_sigquit_handler()
+        await self.server.serve(sockets=self.sockets)
+        if not self.server.started:
+            sys.exit(Arbiter.WORKER_BOOT_ERROR)
+
+    def handle_exit(self, sig: int, frame: Any) -> None:
+        """SIGQUIT, the master's quick shutdown (SIGINT): stop now, in-flight requests or
+        not. (uvicorn_worker only marks the worker as not alive, which nothing reads, so
+        the worker outlived its master.) SIGTERM stays uvicorn's graceful shutdown."""
+        self.alive = False
+        if self.server is not None:
+            self.server.should_exit = self.server.force_exit = True
+
+    async def callback_notify(self) -> None:
+        """The heartbeat; and, as gunicorn's own workers do, exit when the master is gone."""
+        if os.getppid() != self.ppid and self.server is not None:
+            self.log.info("master %s is gone; worker %s exiting", self.ppid, self.pid)
+            self.server.should_exit = True
+        self.notify()
 
     def load_wsgi(self) -> None:
         super().load_wsgi()
