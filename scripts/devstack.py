@@ -198,6 +198,7 @@ class Stack:
             env = {
                 **env,
                 "GUNICORN_WORKER_CLASS": env.get("GATEWAY_WORKER_CLASS", GATEWAY_WORKER),
+                "GUNICORN_WORKERS": env.get("GATEWAY_WORKERS", env["GUNICORN_WORKERS"]),
                 "GUNICORN_THREADS": env.get("GATEWAY_THREADS", "32"),
             }
         self._spawn(service.name, args, env)

@@ -33,10 +33,37 @@ def _choose_multiprocess_dir() -> None:
     os.environ[metrics_files.ENV] = path
 
 
+# This process's pid, kept up to date across forks: prometheus_client's multiprocess values
+# check it on every update (a dozen getpid() system calls a request otherwise).
+_pid = os.getpid()
+
+
+def _forked() -> None:
+    global _pid
+    _pid = os.getpid()
+
+
+os.register_at_fork(after_in_child=_forked)
+
+
+def _current_pid() -> int:
+    return _pid
+
+
+def _use_cached_pid() -> None:
+    """Multiprocess values that read the pid from _current_pid (set before any metric)."""
+    from prometheus_client import values
+
+    if getattr(values.ValueClass, "_multiprocess", False):
+        values.ValueClass = values.MultiProcessValue(process_identifier=_current_pid)
+
+
 def metric(kind: str, name: str, documentation: str, labels: tuple[str, ...], **kwargs: Any) -> Any:
     """A process-wide metric, created once however many apps (tests) ask for it."""
     if name not in _metrics:
         _choose_multiprocess_dir()
+        if not _metrics:
+            _use_cached_pid()
         import prometheus_client
 
         factory = getattr(prometheus_client, kind)

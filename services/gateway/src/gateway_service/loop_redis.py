@@ -49,6 +49,22 @@ class _Replies(asyncio.Protocol):
         self.transport: asyncio.Transport | None = None
         self.waiting: deque[asyncio.Future[Any]] = deque()
         self.reader = hiredis.Reader(replyError=ResponseError)
+        self._outgoing: list[bytes] = []
+
+    def send(self, command: bytes) -> asyncio.Future[Any]:
+        """Queue a command; the future gets its reply. The commands queued while the loop
+        runs other requests leave together, in one write (one read for Redis, too)."""
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self.waiting.append(future)
+        if not self._outgoing:
+            asyncio.get_running_loop().call_soon(self._flush)
+        self._outgoing.append(command)
+        return future
+
+    def _flush(self) -> None:
+        outgoing, self._outgoing = self._outgoing, []
+        if self.transport is not None:
+            self.transport.write(b"".join(outgoing))
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
@@ -63,6 +79,7 @@ class _Replies(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.transport = None
+        self._outgoing = []
         while self.waiting:
             future = self.waiting.popleft()
             if not future.done():
@@ -89,10 +106,7 @@ class LoopRedis:
 
     async def call(self, *args: Any) -> Any:
         replies = await self._connection()
-        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        assert replies.transport is not None
-        replies.waiting.append(future)
-        replies.transport.write(pack(*args))
+        future = replies.send(pack(*args))
         try:
             async with asyncio.timeout(self.timeout):
                 reply = await future
@@ -147,10 +161,7 @@ class LoopRedis:
         return replies
 
     async def _handshake(self, replies: _Replies, *args: Any) -> None:
-        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        replies.waiting.append(future)
-        assert replies.transport is not None
-        replies.transport.write(pack(*args))
+        future = replies.send(pack(*args))
         async with asyncio.timeout(self.timeout):
             reply = await future
         if isinstance(reply, ResponseError):
