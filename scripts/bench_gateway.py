@@ -255,16 +255,21 @@ def measure(args: argparse.Namespace) -> dict[str, object]:
             cpu_bare, bare_requests = 0.0, 0
             for round_no in range(args.rounds):
                 print(f"[bench] round {round_no + 1}/{args.rounds}", flush=True)
-                before = cpu_seconds(stack.pids("content"))
-                run = load(direct, headers, args.concurrency, args.seconds)
-                cpu_content += cpu_seconds(stack.pids("content")) - before
-                content_requests += run.requests
-                rounds["direct"].append(run)
-                before = cpu_seconds(stack.pids("gateway"))
-                run = load(through, headers, args.concurrency, args.seconds)
-                cpu_gateway += cpu_seconds(stack.pids("gateway")) - before
-                gateway_requests += run.requests
-                rounds["gateway"].append(run)
+                # Back to back, first one then the other first: a slow spell of the shared
+                # machine lands on both halves of a round's ratio alike.
+                pair = ["direct", "gateway"] if round_no % 2 == 0 else ["gateway", "direct"]
+                for target in pair:
+                    if target == "direct":
+                        before = cpu_seconds(stack.pids("content"))
+                        run = load(direct, headers, args.concurrency, args.seconds)
+                        cpu_content += cpu_seconds(stack.pids("content")) - before
+                        content_requests += run.requests
+                    else:
+                        before = cpu_seconds(stack.pids("gateway"))
+                        run = load(through, headers, args.concurrency, args.seconds)
+                        cpu_gateway += cpu_seconds(stack.pids("gateway")) - before
+                        gateway_requests += run.requests
+                    rounds[target].append(run)
                 before = cpu_seconds(process_tree(bare_process.pid))
                 run = load(bare, headers, args.concurrency, args.seconds)
                 cpu_bare += cpu_seconds(process_tree(bare_process.pid)) - before
@@ -302,11 +307,11 @@ def measure(args: argparse.Namespace) -> dict[str, object]:
         "cores": os.cpu_count(),
         "niceness": niceness,
     }
-    result["ratio"] = float(result["gateway_rps"]) / float(result["direct_rps"])  # type: ignore[arg-type]
+    ratios = [g.rps / d.rps for d, g in zip(rounds["direct"], rounds["gateway"], strict=True)]
+    result["ratio"] = statistics.median(ratios)  # each round's pair measured back to back
+    result["ratio_of_medians"] = float(result["gateway_rps"]) / float(result["direct_rps"])  # type: ignore[arg-type]
     result["added_ms"] = float(result["gateway_c1_ms"]) - float(result["direct_c1_ms"])  # type: ignore[arg-type]
-    result["round_ratios"] = ", ".join(
-        f"{g.rps / d.rps:.2f}" for d, g in zip(rounds["direct"], rounds["gateway"], strict=True)
-    )
+    result["round_ratios"] = ", ".join(f"{ratio:.2f}" for ratio in ratios)
     result["bare_ratio"] = float(result["bare_rps"]) / float(result["direct_rps"])  # type: ignore[arg-type]
     result["bare_added_ms"] = float(result["bare_c1_ms"]) - float(result["direct_c1_ms"])  # type: ignore[arg-type]
     return result
@@ -354,8 +359,10 @@ adds {f("bare_added_ms", 2)} ms |
 | CPU time per request | {f("content_cpu_ms", 2)} ms (content) \
 | {f("gateway_cpu_ms", 2)} ms (gateway alone) | {f("bare_cpu_ms", 2)} ms (proxy alone) |
 
-Error answers during the run: {r["errors"]}. The gateway's ratio round by round:
-{r["round_ratios"]} (the machine is shared; single rounds swing).
+The ratio is the median of the rounds' ratios, each from a pair of runs back to back
+(the ratio of the two medians above: {f("ratio_of_medians", 2)}). Round by round:
+{r["round_ratios"]}; the machine is shared and slow spells halve a run now and then.
+Error answers during the run: {r["errors"]}.
 
 Reading it: at concurrency {r["concurrency"]} every path is CPU-bound on the same
 {r["cores"]} cores, so a ratio is roughly content's CPU per request over the sum of
@@ -399,8 +406,8 @@ def write_doc(section: str) -> None:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--concurrency", type=int, default=16)
-    parser.add_argument("--seconds", type=int, default=8)
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--seconds", type=int, default=5)
+    parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--python-load", action="store_true", help="do not use wrk")
     parser.add_argument("--gateway-workers", type=int, default=1, help="gateway processes")
     parser.add_argument(

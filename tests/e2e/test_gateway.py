@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
+import socket
 import tempfile
 import time
 from pathlib import Path
@@ -40,6 +42,55 @@ def test_an_unrouted_path_is_a_problem_too(gateway):
     response = requests.get(f"{gateway}/nowhere", timeout=10)
     assert response.status_code == 404
     assert response.headers["Content-Type"].startswith(PROBLEM)
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [b"GARBAGE\r\n\r\n", b"GET /api/items HTTP/1.1\r\nHost: x\r\nBad Header\r\n\r\n"],
+    ids=["request-line", "header-line"],
+)
+def test_a_request_the_gateway_cannot_parse_is_a_400_problem(gateway, raw):
+    host, port = gateway.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=5) as sock:
+        sock.sendall(raw)
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 400 ")
+    assert b"Content-Type: application/problem+json" in head
+    document = json.loads(body)
+    assert document["status"] == 400
+    assert f"X-Request-ID: {document['request_id']}".encode() in head
+
+
+def test_reads_served_on_the_event_loop_answer_like_the_rest(gateway, user):
+    """A remembered token's GET and HEAD: the edge's loop path, over the real worker."""
+    headers = {**user["headers"], "Origin": ORIGIN, "X-Request-ID": "loop-e2e-1"}
+    created = requests.post(
+        f"{gateway}/api/items",
+        json={"name": "Loop", "price": 2},
+        headers=user["headers"],
+        timeout=10,
+    )
+    assert created.status_code == 201, created.text
+    url = f"{gateway}/api/items/{created.json()['id']}"
+    answers = [requests.get(url, headers=headers, timeout=10) for _ in range(2)]
+    head = requests.head(url, headers=headers, timeout=10)
+    for answer in answers:
+        assert answer.status_code == 200
+        assert answer.json()["name"] == "Loop"
+        assert answer.headers["X-Request-ID"] == "loop-e2e-1"
+        assert answer.headers["Access-Control-Allow-Origin"] == ORIGIN
+        assert int(answer.headers["RateLimit-Remaining"]) >= 0
+        assert len(answer.headers.get("Date", "").split(",")) == 2  # one Date header
+    assert answers[1].headers["ETag"] == answers[0].headers["ETag"]
+    assert int(answers[1].headers["RateLimit-Remaining"]) < int(
+        answers[0].headers["RateLimit-Remaining"]
+    )
+    assert head.status_code == 200
+    assert head.content == b""
+    assert head.headers["Content-Length"] == answers[0].headers["Content-Length"]
 
 
 def test_oversized_body_is_413_at_the_gateway(gateway, user):

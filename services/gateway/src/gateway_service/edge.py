@@ -58,19 +58,19 @@ class Edge:
         )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["method"] in LOOP_METHODS:
-            plan = None
+        fast_path = self.fast_path
+        if fast_path is not None and scope["type"] == "http" and scope["method"] in LOOP_METHODS:
             environ = wsgi_environ(scope)
-            if self.fast_path is not None and not environ.get("CONTENT_LENGTH", "0").strip("0"):
-                plan = self.fast_path.plan(environ)
-            if plan is not None and await self._serve(plan, environ, send):
+            bodiless = not environ.get("CONTENT_LENGTH", "0").strip("0")
+            plan = fast_path.plan(environ) if bodiless else None
+            if plan is not None and await self._serve(fast_path, plan, environ, send):
                 return
         await self.in_threads(scope, receive, send)
 
-    async def _serve(self, plan: Plan, environ: dict[str, Any], send: Send) -> bool:
+    async def _serve(
+        self, fast_path: FastPath, plan: Plan, environ: dict[str, Any], send: Send
+    ) -> bool:
         """Serve a planned request; False (nothing sent) when the Flask app must decide."""
-        assert self.fast_path is not None
-        fast_path = self.fast_path
         started = time.perf_counter()
         hit = fast_path.hit_of(plan) if fast_path.limiter.enabled else None
         if hit is None or self.counter is None:

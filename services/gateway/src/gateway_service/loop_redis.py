@@ -1,11 +1,11 @@
 """One pipelined Redis connection for the event loop, for the edge's one script.
 
 redis-py's asyncio client takes a pooled connection, packs, sends and reads each reply
-line by line in Python for every command: on the edge that cost more CPU than the
-proxying itself. The edge sends one kind of command (EVALSHA of the hit script), so this
-keeps one connection per worker loop, pipelines the commands of concurrent requests on it
-(Redis answers in order) and parses replies with hiredis, the C parser redis-py itself
-uses when installed.
+line by line in Python for every command: on the edge that cost about 0.1 ms of CPU a
+request. The edge sends one kind of command (EVALSHA of the hit script), so this keeps one
+connection per worker loop, pipelines the commands of concurrent requests on it (Redis
+answers in order; the commands queued during one turn of the loop leave in one write) and
+parses replies with hiredis, the C parser redis-py itself uses when installed.
 
 A command that gets no reply within `timeout` fails with TimeoutError and the connection
 is dropped (the replies after it would be out of step); the next command reconnects. The
