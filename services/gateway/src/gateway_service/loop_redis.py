@@ -39,7 +39,7 @@ def pack(*args: bytes | str | int) -> bytes:
 
 @functools.cache
 def _script_sha(script: bytes) -> str:
-    return hashlib.sha1(script).hexdigest()  # noqa: S324 - the name Redis gives a script
+    return hashlib.sha1(script, usedforsecurity=False).hexdigest()  # the name Redis gives it
 
 
 class _Replies(asyncio.Protocol):
