@@ -32,6 +32,28 @@ class Scripted:
     headers: dict[str, str] = field(default_factory=dict)
 
 
+# Answers an upstream may give, for tests that compare how two paths relay them.
+UPSTREAM_ANSWERS = [
+    Scripted(200, b'{"id": 1}', headers={"ETag": '"1-a"', "X-Total-Count": "1"}),
+    Scripted(204, b"", content_type=""),
+    Scripted(200, b"{}", headers={"X-Request-ID": "upstream-id", "Vary": "Accept"}),
+    Scripted(
+        404,
+        b'{"type": "about:blank", "title": "Not Found", "status": 404, "detail": "x"}',
+        "application/problem+json",
+        headers={"X-Request-ID": "upstream-id", "RateLimit-Limit": "7"},
+    ),
+    Scripted(404, b"<html>not here</html>", "text/html"),
+    Scripted(
+        409,
+        b'{"type": "about:blank", "title": "Conflict", "status": 409, "detail": "x"}',
+        "application/problem+json",
+    ),
+    Scripted(500, b"", "text/plain"),
+    Scripted(503, b"down", "text/plain", headers={"Retry-After": "7"}),
+]
+
+
 @dataclass
 class RecordingUpstream:
     """Answers what a test scripts (per path, or a default) and remembers what it was sent."""

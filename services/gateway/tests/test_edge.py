@@ -7,7 +7,7 @@ import logging
 import time
 
 import pytest
-from conftest import Scripted, closed_port
+from conftest import UPSTREAM_ANSWERS, Scripted, closed_port
 
 from shared.tokens import RevocationList
 
@@ -33,23 +33,7 @@ def comparable_flask(response):
     )
 
 
-SCRIPTS = [
-    Scripted(200, b'{"id": 1}', headers={"ETag": '"1-a"', "X-Total-Count": "1"}),
-    Scripted(204, b"", content_type=""),
-    Scripted(200, b"{}", headers={"X-Request-ID": "upstream-id", "Vary": "Accept"}),
-    Scripted(
-        404,
-        b'{"type": "about:blank", "title": "Not Found", "status": 404, "detail": "x"}',
-        "application/problem+json",
-        headers={"X-Request-ID": "upstream-id", "RateLimit-Limit": "7"},
-    ),
-    Scripted(404, b"<html>not here</html>", "text/html"),
-    Scripted(500, b"", "text/plain"),
-    Scripted(503, b"down", "text/plain", headers={"Retry-After": "7"}),
-]
-
-
-@pytest.mark.parametrize("script", SCRIPTS)
+@pytest.mark.parametrize("script", UPSTREAM_ANSWERS)
 @pytest.mark.parametrize("origin", [None, "http://localhost:5173", "https://elsewhere.example"])
 def test_loop_answers_match_the_flask_path(make_app, edge_client, upstream, tokens, script, origin):
     upstream.paths["/api/items/7"] = script

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 
 import pytest
-from conftest import Scripted
+from conftest import UPSTREAM_ANSWERS, Scripted
 from flask import Flask
 
 VOLATILE = {"x-request-id", "date", "ratelimit-reset"}
@@ -35,27 +35,7 @@ def comparable(response) -> tuple[int, list[tuple[str, str]], bytes]:
     )
 
 
-@pytest.mark.parametrize(
-    "script",
-    [
-        Scripted(200, b'{"id": 1}', headers={"ETag": '"1-a"', "X-Total-Count": "1"}),
-        Scripted(204, b"", content_type=""),
-        Scripted(200, b"{}", headers={"X-Request-ID": "upstream-id", "Vary": "Accept"}),
-        Scripted(
-            404,
-            b'{"type": "about:blank", "title": "Not Found", "status": 404, "detail": "x"}',
-            "application/problem+json",
-            headers={"X-Request-ID": "upstream-id", "RateLimit-Limit": "7"},
-        ),
-        Scripted(404, b"<html>not here</html>", "text/html"),
-        Scripted(
-            409,
-            b'{"type": "about:blank", "title": "Conflict", "status": 409, "detail": "x"}',
-            "application/problem+json",
-        ),
-        Scripted(500, b"", "text/plain"),
-    ],
-)
+@pytest.mark.parametrize("script", UPSTREAM_ANSWERS)
 @pytest.mark.parametrize("origin", [None, "http://localhost:5173", "https://elsewhere.example"])
 def test_answers_match_the_flask_path(make_app, upstream, tokens, script, origin):
     upstream.paths["/api/items/7"] = script
