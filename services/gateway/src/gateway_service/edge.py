@@ -38,8 +38,6 @@ Receive = Callable[[], Awaitable[dict[str, Any]]]
 Send = Callable[[dict[str, Any]], Awaitable[None]]
 
 LOOP_METHODS = frozenset({"GET", "HEAD"})
-# uvicorn writes its own Date; an upstream's Server header is not the gateway's to show.
-SERVER_OWNED = frozenset({"date", "server"})
 
 
 class Edge:
@@ -103,9 +101,8 @@ class Edge:
                     "type": "http.response.start",
                     "status": status,
                     "headers": [  # lower-case names, as ASGI has them
-                        (name.encode("latin-1"), v.encode("latin-1"))
+                        (k.lower().encode("latin-1"), v.encode("latin-1"))
                         for k, v in answer_headers
-                        if (name := k.lower()) not in SERVER_OWNED
                     ],
                 }
             )

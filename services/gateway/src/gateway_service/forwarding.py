@@ -30,6 +30,8 @@ HOP_BY_HOP = frozenset(
         "upgrade",
     }
 )
+# Written by the server the gateway runs on; an upstream's would be a second copy.
+SERVER_OWNED = frozenset({"date", "server"})
 # Set by the gateway itself, whoever the client is.
 GATEWAY_OWNED = frozenset({"host", "content-length", "x-request-id"})
 # Who the client is and how it connected: only a trusted proxy may say.
@@ -209,12 +211,18 @@ def forwarded_headers(
 def response_headers(
     items: Iterable[tuple[str, str]], connection: str | None
 ) -> list[tuple[str, str]]:
-    """An upstream's answer headers minus hop-by-hop ones and its own CORS opinions."""
+    """An upstream's answer headers minus hop-by-hop ones, its own CORS opinions and the
+    headers the gateway's server writes itself (one Date; no backend Server banner)."""
     drop = named_in_connection(connection)
     kept = []
     for name, value in items:
         lower = name.lower()
-        if lower in HOP_BY_HOP or lower in drop or lower.startswith("access-control-"):
+        if (
+            lower in HOP_BY_HOP
+            or lower in drop
+            or lower in SERVER_OWNED
+            or lower.startswith("access-control-")
+        ):
             continue
         kept.append((name, value))
     return kept
