@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 
 from flask import Flask
 
-from shared.logs import configure_logging
+from shared.logs import StdoutHandler, configure_logging, write_per_loop_turn
 from shared.request_id import init_request_id
 
 
@@ -39,3 +40,33 @@ def test_text_format_for_people(capsys):
     assert "plain words" in out
     assert "[svc]" in out
     configure_logging("svc", "INFO", "json")
+
+
+def test_on_a_loop_that_asks_the_lines_of_one_turn_leave_in_one_write(monkeypatch):
+    configure_logging("svc", "INFO", "json")
+    handler = next(h for h in logging.getLogger().handlers if isinstance(h, StdoutHandler))
+    writes: list[str] = []
+    monkeypatch.setattr(
+        "sys.stdout", type("Out", (), {"write": writes.append, "flush": lambda self: None})()
+    )
+    loop = asyncio.new_event_loop()
+    try:
+        write_per_loop_turn(loop)
+
+        async def two_requests() -> None:
+            logging.getLogger("access").info("first")
+            logging.getLogger("access").info("second")
+            assert writes == []  # held until the turn ends
+            await asyncio.sleep(0)
+
+        loop.run_until_complete(two_requests())
+        assert len(writes) == 1
+        assert [json.loads(line)["message"] for line in writes[0].splitlines()] == [
+            "first",
+            "second",
+        ]
+        logging.getLogger("x").warning("outside the loop")  # written at once
+        assert len(writes) == 2
+    finally:
+        handler._turn_loop = None
+        loop.close()

@@ -27,6 +27,7 @@ from uvicorn.server import Server
 from uvicorn_worker import UvicornWorker
 
 from gateway_service.edge import Edge
+from shared.logs import write_per_loop_turn
 from shared.problems import PROBLEM_MIMETYPE, problem_body
 
 
@@ -96,6 +97,7 @@ class EdgeWorker(UvicornWorker):
 
     async def _serve(self) -> None:  # uvicorn_worker's, keeping the server for the signals
         self.config.app = self.wsgi
+        write_per_loop_turn(asyncio.get_running_loop())
         self.server = Server(config=self.config)
         self._install_sigquit_handler()
         await self.server.serve(sockets=self.sockets)
