@@ -6,6 +6,7 @@ import asyncio
 import json
 import logging
 import sys
+import threading
 import time
 from typing import Any
 
@@ -70,11 +71,12 @@ class StdoutHandler(logging.StreamHandler):
     def __init__(self) -> None:
         super().__init__()
         self._turn_loop: asyncio.AbstractEventLoop | None = None
+        self._turn_thread: int | None = None  # the loop's thread (cheaper to ask than the loop)
         self._held: list[str] = []
 
     def emit(self, record: logging.LogRecord) -> None:
         loop = self._turn_loop
-        if loop is None or _running_loop() is not loop:
+        if loop is None or threading.get_ident() != self._turn_thread or not loop.is_running():
             super().emit(record)
             return
         try:
@@ -105,18 +107,13 @@ class StdoutHandler(logging.StreamHandler):
         pass
 
 
-def _running_loop() -> asyncio.AbstractEventLoop | None:
-    try:
-        return asyncio.get_running_loop()
-    except RuntimeError:
-        return None
-
-
 def write_per_loop_turn(loop: asyncio.AbstractEventLoop) -> None:
-    """Hold this loop's log lines until the end of each of its turns (see StdoutHandler)."""
+    """Hold the log lines of this loop's thread until the end of each turn of the loop
+    (see StdoutHandler). Call it from the loop's thread."""
     for handler in logging.getLogger().handlers:
         if isinstance(handler, StdoutHandler):
             handler._turn_loop = loop
+            handler._turn_thread = threading.get_ident()
 
 
 TEXT_FORMAT = "%(asctime)s %(levelname)s [%(service)s] [%(request_id)s] %(name)s: %(message)s"

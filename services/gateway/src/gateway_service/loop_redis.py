@@ -54,10 +54,10 @@ class _Replies(asyncio.Protocol):
     def send(self, command: bytes) -> asyncio.Future[Any]:
         """Queue a command; the future gets its reply. The commands queued while the loop
         runs other requests leave together, in one write (one read for Redis, too)."""
-        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        future: asyncio.Future[Any] = self.loop.create_future()
         self.waiting.append(future)
         if not self._outgoing:
-            asyncio.get_running_loop().call_soon(self._flush)
+            self.loop.call_soon(self._flush)
         self._outgoing.append(command)
         return future
 
@@ -68,6 +68,8 @@ class _Replies(asyncio.Protocol):
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
+        # Kept: each get_running_loop() costs a getpid() system call.
+        self.loop = asyncio.get_running_loop()
 
     def data_received(self, data: bytes) -> None:
         self.reader.feed(data)

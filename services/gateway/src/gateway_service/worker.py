@@ -44,10 +44,11 @@ class CoalescedWrites:
     def __init__(self, transport: asyncio.Transport) -> None:
         self._transport = transport
         self._held: list[bytes] = []
+        self._loop = asyncio.get_running_loop()  # once: each lookup is a getpid() call
 
     def write(self, data: bytes) -> None:
         if not self._held:
-            asyncio.get_running_loop().call_soon(self._flush)
+            self._loop.call_soon(self._flush)
         self._held.append(data)
 
     def _flush(self) -> None:
