@@ -382,7 +382,8 @@ hand-offs and wake-ups. The gateway now runs on its own gunicorn worker
 HEAD without a body, anonymous or with a token already verified once) are served on the
 event loop (gateway_service/edge.py) with the fast path's checks; one pipelined Redis
 connection per worker carries the revocation check and the rate-limit count of concurrent
-requests in one write (hiredis parses the replies); answers leave in one write. Everything
+requests in one write (hiredis parses the replies); answers, and the access lines of
+one loop turn, leave in one write each. Everything
 else goes to the Flask app in threads, as before. Also done: the metrics no longer make a
 getpid() system call on every update. Tried and not kept: two gateway workers instead of
 one on these 2 cores (lower in alternating runs: 0.45 to 0.58 against 0.58 to 0.62),
