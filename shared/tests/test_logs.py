@@ -68,5 +68,5 @@ def test_on_a_loop_that_asks_the_lines_of_one_turn_leave_in_one_write(monkeypatc
         logging.getLogger("x").warning("outside the loop")  # written at once
         assert len(writes) == 2
     finally:
-        handler._turn_loop = None
+        handler._held = None
         loop.close()

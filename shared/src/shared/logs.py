@@ -12,6 +12,8 @@ from typing import Any
 
 from flask import g, has_request_context
 
+from shared.turns import TurnBatch
+
 _STANDARD_ATTRS = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {
     "message",
     "asctime",
@@ -70,30 +72,32 @@ class StdoutHandler(logging.StreamHandler):
 
     def __init__(self) -> None:
         super().__init__()
-        self._turn_loop: asyncio.AbstractEventLoop | None = None
+        self._held: TurnBatch[str] | None = None
         self._turn_thread: int | None = None  # the loop's thread (cheaper to ask than the loop)
-        self._held: list[str] = []
 
     def emit(self, record: logging.LogRecord) -> None:
-        loop = self._turn_loop
-        if loop is None or threading.get_ident() != self._turn_thread or not loop.is_running():
+        held = self._held
+        if held is None or threading.get_ident() != self._turn_thread or not held.loop.is_running():
             super().emit(record)
             return
         try:
-            line = self.format(record) + self.terminator
+            held.add(self.format(record) + self.terminator)
         except Exception:
             self.handleError(record)
-            return
-        if not self._held:
-            loop.call_soon(self.flush)
-        self._held.append(line)
+
+    def _write(self, lines: list[str]) -> None:
+        self.acquire()
+        try:
+            self.stream.write("".join(lines))
+            self.stream.flush()
+        finally:
+            self.release()
 
     def flush(self) -> None:
         self.acquire()
         try:
-            if self._held:
-                held, self._held = self._held, []
-                self.stream.write("".join(held))
+            if self._held is not None:
+                self._held.flush()
             self.stream.flush()
         finally:
             self.release()
@@ -112,7 +116,7 @@ def write_per_loop_turn(loop: asyncio.AbstractEventLoop) -> None:
     (see StdoutHandler). Call it from the loop's thread."""
     for handler in logging.getLogger().handlers:
         if isinstance(handler, StdoutHandler):
-            handler._turn_loop = loop
+            handler._held = TurnBatch(loop, handler._write)
             handler._turn_thread = threading.get_ident()
 
 

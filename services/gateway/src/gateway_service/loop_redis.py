@@ -27,6 +27,8 @@ from redis.asyncio.connection import SSLConnection, parse_url
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
 
+from shared.turns import TurnBatch
+
 
 def pack(*args: bytes | str | int) -> bytes:
     """A command in RESP, the way every Redis client writes it."""
@@ -49,27 +51,22 @@ class _Replies(asyncio.Protocol):
         self.transport: asyncio.Transport | None = None
         self.waiting: deque[asyncio.Future[Any]] = deque()
         self.reader = hiredis.Reader(replyError=ResponseError)
-        self._outgoing: list[bytes] = []
-
-    def send(self, command: bytes) -> asyncio.Future[Any]:
-        """Queue a command; the future gets its reply. The commands queued while the loop
-        runs other requests leave together, in one write (one read for Redis, too)."""
-        future: asyncio.Future[Any] = self.loop.create_future()
-        self.waiting.append(future)
-        if not self._outgoing:
-            self.loop.call_soon(self._flush)
-        self._outgoing.append(command)
-        return future
-
-    def _flush(self) -> None:
-        outgoing, self._outgoing = self._outgoing, []
-        if self.transport is not None:
-            self.transport.write(b"".join(outgoing))
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
-        # Kept: each get_running_loop() costs a getpid() system call.
-        self.loop = asyncio.get_running_loop()
+        self.outgoing = TurnBatch(asyncio.get_running_loop(), self._write)
+
+    def send(self, command: bytes) -> asyncio.Future[Any]:
+        """Queue a command; the future gets its reply. The commands of one loop turn leave
+        together, in one write (one read for Redis, too)."""
+        future: asyncio.Future[Any] = self.outgoing.loop.create_future()
+        self.waiting.append(future)
+        self.outgoing.add(command)
+        return future
+
+    def _write(self, commands: list[bytes]) -> None:
+        if self.transport is not None:
+            self.transport.write(b"".join(commands))
 
     def data_received(self, data: bytes) -> None:
         self.reader.feed(data)
@@ -81,7 +78,7 @@ class _Replies(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.transport = None
-        self._outgoing = []
+        self.outgoing.discard()
         while self.waiting:
             future = self.waiting.popleft()
             if not future.done():
@@ -107,7 +104,10 @@ class LoopRedis:
             return await self.call("EVAL", script, len(keys), *keys, *args)
 
     async def call(self, *args: Any) -> Any:
-        replies = await self._connection()
+        return await self._exchange(await self._connection(), *args)
+
+    async def _exchange(self, replies: _Replies, *args: Any) -> Any:
+        """Send one command and wait for its reply; no reply in time drops the connection."""
         future = replies.send(pack(*args))
         try:
             async with asyncio.timeout(self.timeout):
@@ -154,20 +154,13 @@ class LoopRedis:
         try:
             if settings.get("password"):
                 credentials = [settings.get("username") or "default", settings["password"]]
-                await self._handshake(replies, "AUTH", *credentials)
+                await self._exchange(replies, "AUTH", *credentials)
             if settings.get("db"):
-                await self._handshake(replies, "SELECT", settings["db"])
+                await self._exchange(replies, "SELECT", settings["db"])
         except BaseException:
             self._drop(replies)
             raise
         return replies
-
-    async def _handshake(self, replies: _Replies, *args: Any) -> None:
-        future = replies.send(pack(*args))
-        async with asyncio.timeout(self.timeout):
-            reply = await future
-        if isinstance(reply, ResponseError):
-            raise reply
 
     def close(self) -> None:
         if self._replies is not None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import AsyncIterator, Iterable, Iterator
 from typing import Any
@@ -87,19 +88,15 @@ async def call_on_loop(
             answer.close()
         answer.release()
         return error_answer(answer.status, answer.headers, raw, upstream.name, request_id, instance)
-    headers_out = response_headers(answer.headers.items(), answer.headers.get("Connection"))
+    headers_out = _relayed(answer.headers)
     if _is_small(answer.headers.get("Content-Length")):
         return answer.status, headers_out, [await _read_on_loop(answer, upstream.name)]
     return answer.status, headers_out, answer.stream(CHUNK)
 
 
 async def _read_on_loop(answer: LoopAnswer, name: str, amount: int | None = None) -> bytes:
-    try:
+    with _answer_failures(name):
         return await answer.read(amount)
-    except AnswerTimedOut as exc:
-        raise Problem(504, f"The {name} service did not finish its answer in time.") from exc
-    except AnswerBroken as exc:
-        raise Problem(502, f"The {name} service broke off its answer.") from exc
 
 
 def _is_small(declared: str | None) -> bool:
@@ -138,18 +135,29 @@ def _read_at_most(limit: int) -> bytes:
     return b"".join(parts)
 
 
-def _read(answer: UpstreamAnswer, name: str, amount: int | None = None) -> bytes:
-    """Read an answer whole; a break or a stall before its end is the upstream's failure."""
+@contextlib.contextmanager
+def _answer_failures(name: str) -> Iterator[None]:
+    """A break or a stall before an answer's end is the upstream's failure: 502 or 504."""
     try:
-        return answer.read(amount)
+        yield
     except AnswerTimedOut as exc:
         raise Problem(504, f"The {name} service did not finish its answer in time.") from exc
     except AnswerBroken as exc:
         raise Problem(502, f"The {name} service broke off its answer.") from exc
 
 
+def _read(answer: UpstreamAnswer, name: str, amount: int | None = None) -> bytes:
+    with _answer_failures(name):
+        return answer.read(amount)
+
+
+def _relayed(headers: Any) -> list[tuple[str, str]]:
+    """An upstream answer's headers as the client gets them (see response_headers)."""
+    return response_headers(headers.items(), headers.get("Connection"))
+
+
 def _relay(answer: UpstreamAnswer, name: str) -> Answer:
-    headers = response_headers(answer.headers.items(), answer.headers.get("Connection"))
+    headers = _relayed(answer.headers)
     if _is_small(answer.headers.get("Content-Length")):
         data = _read(answer, name)
         answer.release()
@@ -198,8 +206,7 @@ def error_answer(
         return problem_answer(status, document, kept)
     if not document.get("request_id"):
         document["request_id"] = request_id
-    relayed = response_headers(headers.items(), headers.get("Connection"))
-    relayed = [(k, v) for k, v in relayed if k.lower() not in DROPPED_ON_PROBLEM]
+    relayed = [(k, v) for k, v in _relayed(headers) if k.lower() not in DROPPED_ON_PROBLEM]
     return problem_answer(status, document, relayed)
 
 

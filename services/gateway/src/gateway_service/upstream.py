@@ -100,13 +100,8 @@ class Upstream:
 
         stream=False reads the whole answer before returning (and releases its connection).
         """
-        self._admit()
-        try:
-            with self._slot():
-                response = self._send(method, path, headers, body, stream, read_timeout)
-        except BaseException as exc:
-            self._settle_failure(exc)
-            raise
+        with self._call(self._slots):
+            response = self._send(method, path, headers, body, stream, read_timeout)
         self._settle(response.status)
         return response
 
@@ -115,15 +110,22 @@ class Upstream:
     ) -> LoopAnswer:
         """request() for code on the event loop, for a request without a body: the same
         breaker, bulkhead, timeouts, retry and errors, over the loop's own pool."""
+        with self._call(self._loop_slots):
+            answer = await self._send_on_loop(method, path, headers)
+        self._settle(answer.status)
+        return answer
+
+    @contextlib.contextmanager
+    def _call(self, slots: threading.BoundedSemaphore) -> Iterator[None]:
+        """One call through the breaker and the bulkhead; a call that got no answer is
+        settled with the breaker here, one with an answer by _settle()."""
         self._admit()
         try:
-            with self._slot(self._loop_slots):
-                answer = await self._send_on_loop(method, path, headers)
+            with self._slot(slots):
+                yield
         except BaseException as exc:
             self._settle_failure(exc)
             raise
-        self._settle(answer.status)
-        return answer
 
     def _admit(self) -> None:
         try:
@@ -149,10 +151,9 @@ class Upstream:
             self.breaker.release_probe()
 
     @contextlib.contextmanager
-    def _slot(self, slots: threading.BoundedSemaphore | None = None) -> Iterator[None]:
+    def _slot(self, slots: threading.BoundedSemaphore) -> Iterator[None]:
         """The bulkhead: a quick 503 rather than one more thread (or, on the loop, one more
         waiting client) stuck on this upstream."""
-        slots = slots or self._slots
         if not slots.acquire(blocking=False):
             self._errors.labels(self.name, "saturated").inc()
             raise UpstreamError(
@@ -229,7 +230,7 @@ class Upstream:
         Probes never count as failures, so the readiness polling of a starting stack cannot
         open the circuit before the first client request.
         """
-        with self._slot():
+        with self._slot(self._slots):
             status = self._send("GET", path, None, None, False, read_timeout).status
         if status == 200:
             self.breaker.record_success()

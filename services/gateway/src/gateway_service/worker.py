@@ -29,6 +29,7 @@ from uvicorn_worker import UvicornWorker
 from gateway_service.edge import Edge
 from shared.logs import write_per_loop_turn
 from shared.problems import PROBLEM_MIMETYPE, problem_body
+from shared.turns import TurnBatch
 
 
 class CoalescedWrites:
@@ -43,21 +44,17 @@ class CoalescedWrites:
 
     def __init__(self, transport: asyncio.Transport) -> None:
         self._transport = transport
-        self._held: list[bytes] = []
-        self._loop = asyncio.get_running_loop()  # once: each lookup is a getpid() call
+        self._held = TurnBatch(asyncio.get_running_loop(), self._write)
 
     def write(self, data: bytes) -> None:
-        if not self._held:
-            self._loop.call_soon(self._flush)
-        self._held.append(data)
+        self._held.add(data)
 
-    def _flush(self) -> None:
-        held, self._held = self._held, []
-        if held and not self._transport.is_closing():
+    def _write(self, held: list[bytes]) -> None:
+        if not self._transport.is_closing():
             self._transport.write(b"".join(held))
 
     def close(self) -> None:
-        self._flush()
+        self._held.flush()
         self._transport.close()
 
     def __getattr__(self, name: str) -> Any:  # everything else is the transport's own
