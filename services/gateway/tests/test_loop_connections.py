@@ -172,3 +172,89 @@ def test_silence_is_a_timeout_and_a_refusal_a_connect_failure(raw_server, pool_f
         closed = unused.getsockname()[1]
     with pytest.raises(ConnectFailed):
         run(get(pool_for(closed)))
+
+
+def test_trailers_are_not_headers_and_the_connection_stays_reusable(raw_server, pool_for, run):
+    port, replies, peers = raw_server
+
+    def trailers_then_again(conn: socket.socket) -> None:
+        read_request(conn)
+        conn.sendall(
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+            b"2\r\nab\r\n0\r\nX-Checksum: 1\r\n\r\n"
+        )
+        read_request(conn)
+        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\ntwo")
+        conn.close()
+
+    replies.append(trailers_then_again)
+    pool = pool_for(port)
+    answer = run(send(pool, "GET", "/", {}, 2.0))
+    assert run(answer.read()) == b"ab"
+    assert answer.headers.get("X-Checksum") is None
+    assert run(get(pool)) == b"two"
+    assert len(peers) == 1
+
+
+def test_a_head_too_long_is_broken(raw_server, pool_for, run, monkeypatch):
+    port, replies, _ = raw_server
+    monkeypatch.setattr(loop_connections, "MAX_HEAD_BYTES", 100)
+
+    def long_head(conn: socket.socket) -> None:
+        read_request(conn)
+        conn.sendall(b"HTTP/1.1 200 OK\r\nX-Padding: " + b"p" * 200 + b"\r\n\r\n")
+        conn.close()
+
+    replies.append(long_head)
+    with pytest.raises(AnswerBroken):
+        run(get(pool_for(port)))
+
+
+def test_bytes_beyond_the_answer_keep_the_answer_but_not_the_connection(raw_server, pool_for, run):
+    port, replies, peers = raw_server
+
+    def answer_and_more(conn: socket.socket) -> None:
+        read_request(conn)
+        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nokHTTP/1.1 200 OK\r\n\r\n")
+        conn.settimeout(5)
+        assert conn.recv(1) == b""  # the gateway hangs up: it never sends on this one again
+        conn.close()
+
+    replies += [answer_and_more, answer_twice]
+    pool = pool_for(port)
+    assert run(get(pool)) == b"ok"
+    assert run(get(pool)) == b"one"  # on a new connection: the first one was out of step
+    assert len(peers) == 2
+
+
+def test_a_large_body_is_read_whole_while_reading_pauses_for_the_reader(
+    raw_server, pool_for, run, monkeypatch
+):
+    port, replies, _ = raw_server
+    monkeypatch.setattr(loop_connections, "BUFFER_HIGH_WATER", 4096)
+    monkeypatch.setattr(loop_connections, "PREFETCH_BYTES", 0)
+    body = bytes(range(256)) * 2048  # 512 KiB
+
+    def large(conn: socket.socket) -> None:
+        read_request(conn)
+        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % len(body) + body)
+        conn.close()
+
+    replies.append(large)
+
+    async def slowly() -> tuple[bytes, int, bool]:
+        answer = await send(pool_for(port), "GET", "/", {}, 2.0)
+        connection = answer._connection
+        assert connection is not None
+        parts, most_held, paused = [], 0, False
+        async for part in answer.stream(1024):
+            parts.append(part)
+            most_held = max(most_held, connection.buffered_size)
+            paused = paused or connection._paused
+            await asyncio.sleep(0)
+        return b"".join(parts), most_held, paused
+
+    received, most_held, paused = run(slowly())
+    assert received == body
+    assert paused  # the upstream was held back rather than the whole body buffered
+    assert most_held < 4096 + 256 * 1024  # the high-water mark plus at most one read
