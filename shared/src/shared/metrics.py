@@ -97,15 +97,26 @@ def _request_metrics() -> tuple[Any, Any]:
     return requests_total, latency
 
 
+# The labelled children of the request metrics, by (service, method, route, status).
+_request_children: dict[tuple[str, str, str, int], tuple[Any, Any]] = {}
+
+
 def record_request(
     service: str, method: str, route: str, status: int, seconds: float | None
 ) -> None:
     """Count one answer; `route` is the template (/api/items/<int:item_id>), never the raw
     path, so label values stay bounded."""
-    requests_total, latency = _request_metrics()
-    requests_total.labels(service, method, route, str(status)).inc()
+    key = (service, method, route, status)
+    children = _request_children.get(key)
+    if children is None:  # prometheus_client's labels() validates and locks on every call
+        requests_total, latency = _request_metrics()
+        children = _request_children[key] = (
+            requests_total.labels(service, method, route, str(status)),
+            latency.labels(service, method, route),
+        )
+    children[0].inc()
     if seconds is not None:
-        latency.labels(service, method, route).observe(seconds)
+        children[1].observe(seconds)
 
 
 def init_metrics(app: Flask) -> None:

@@ -51,6 +51,8 @@ def log_access(
     request_id: str | None = None,
 ) -> None:
     """The access log line every answer gets (request_id: when no Flask request is current)."""
+    if not access_log.isEnabledFor(logging.INFO):
+        return
     extra: dict[str, object] = {
         "method": method,
         "path": path,
@@ -59,4 +61,16 @@ def log_access(
     }
     if request_id is not None:
         extra["request_id"] = request_id
-    access_log.info("%s %s %s", method, path, status, extra=extra)
+    # The record is made here rather than by access_log.info(), which walks the stack on
+    # every request for a caller's file and line that no access line shows.
+    record = access_log.makeRecord(
+        access_log.name,
+        logging.INFO,
+        __file__,
+        0,
+        "%s %s %s",
+        (method, path, status),
+        None,
+        extra=extra,
+    )
+    access_log.handle(record)

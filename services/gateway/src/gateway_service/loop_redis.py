@@ -85,6 +85,11 @@ class _Replies(asyncio.Protocol):
                 future.set_exception(RedisConnectionError("connection to Redis lost"))
 
 
+def _time_out(future: asyncio.Future[Any]) -> None:
+    if not future.done():
+        future.set_exception(TimeoutError())
+
+
 class LoopRedis:
     def __init__(self, url: str, timeout: float, connect_timeout: float) -> None:
         self.settings = parse_url(url)
@@ -109,12 +114,16 @@ class LoopRedis:
     async def _exchange(self, replies: _Replies, *args: Any) -> Any:
         """Send one command and wait for its reply; no reply in time drops the connection."""
         future = replies.send(pack(*args))
+        loop = replies.outgoing.loop
+        # A timer on the future, not a timeout context: no task lookup, one handle.
+        timer = loop.call_at(loop.time() + self.timeout, _time_out, future)
         try:
-            async with asyncio.timeout(self.timeout):
-                reply = await future
+            reply = await future
         except TimeoutError:
             self._drop(replies)
             raise
+        finally:
+            timer.cancel()
         if isinstance(reply, ResponseError):
             raise reply
         return reply
