@@ -401,6 +401,17 @@ def chunked_answer(conn: socket.socket) -> None:
     conn.close()
 
 
+def answer_once(raw: bytes) -> Reply:
+    """A reply that reads one request, sends `raw` and hangs up."""
+
+    def reply(conn: socket.socket) -> None:
+        read_request(conn)
+        conn.sendall(raw)
+        conn.close()
+
+    return reply
+
+
 def cut_short(conn: socket.socket) -> None:
     read_request(conn)
     conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc")

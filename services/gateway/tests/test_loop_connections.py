@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterator
 
 import pytest
 from conftest import (
+    answer_once,
     answer_then_close_when_idle,
     answer_twice,
     chunked_answer,
@@ -199,13 +200,7 @@ def test_trailers_are_not_headers_and_the_connection_stays_reusable(raw_server, 
 def test_a_head_too_long_is_broken(raw_server, pool_for, run, monkeypatch):
     port, replies, _ = raw_server
     monkeypatch.setattr(loop_connections, "MAX_HEAD_BYTES", 100)
-
-    def long_head(conn: socket.socket) -> None:
-        read_request(conn)
-        conn.sendall(b"HTTP/1.1 200 OK\r\nX-Padding: " + b"p" * 200 + b"\r\n\r\n")
-        conn.close()
-
-    replies.append(long_head)
+    replies.append(answer_once(b"HTTP/1.1 200 OK\r\nX-Padding: " + b"p" * 200 + b"\r\n\r\n"))
     with pytest.raises(AnswerBroken):
         run(get(pool_for(port)))
 
