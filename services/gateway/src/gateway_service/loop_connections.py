@@ -82,7 +82,8 @@ class UpstreamConnection(asyncio.Protocol):
 
     def start(self, request: bytes, bodiless: bool) -> None:
         """Send a request; its answer replaces any trace of the previous one."""
-        assert self.transport is not None and self._parser is None
+        if self.transport is None:  # closed since it was taken from the pool
+            raise ConnectionResetError("connection closed")
         self._reset(bodiless)
         self._failure = None
         self._parser = httptools.HttpResponseParser(self)
@@ -152,13 +153,15 @@ class UpstreamConnection(asyncio.Protocol):
         self.headers.append((name.decode("latin-1"), value.decode("latin-1").strip()))
 
     def on_headers_complete(self) -> None:
-        assert self._parser is not None
-        status = self._parser.get_status_code()
+        parser = self._parser
+        if parser is None:
+            return
+        status = parser.get_status_code()
         if 100 <= status < 200:  # 100 Continue, 103 Early Hints: the real answer follows
             self.headers, self._head_size = [], 0
             return
         self.status = status
-        self.keep_alive = self._parser.should_keep_alive()
+        self.keep_alive = parser.should_keep_alive()
         self.head_done = True
         headers = {name.lower(): value for name, value in self.headers}
         chunked = "chunked" in headers.get("transfer-encoding", "").lower()
