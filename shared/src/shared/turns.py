@@ -1,10 +1,11 @@
 """What one turn of an event loop produces, handed on once when the turn ends.
 
 On loopback and virtual machines every write is a system call and often a wake-up of
-whoever reads it. Code on an event loop that writes a little per request (an answer's head
-and body, a Redis command, a log line) can instead add to a TurnBatch: the items added
-while the loop runs its current turn (every request ready in it) are delivered together,
-in one write, when the turn ends.
+whoever reads it. Code on an event loop that writes a little per request, where nobody
+waits for it (a log line), can instead add to a TurnBatch: the items added while the loop
+runs its current turn (every request ready in it) are delivered together, in one write,
+when the turn ends. What someone waits for (an answer, a Redis command) is better written
+at once: held to the end of the turn it waits behind every other request of the turn.
 """
 
 from __future__ import annotations
