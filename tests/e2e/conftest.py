@@ -92,11 +92,14 @@ class RunningStack:
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise RuntimeError("stack failed to start:\n" + self.log("devstack"))
-            try:
-                if requests.get(self.gateway + "/readyz", timeout=2).status_code == 200:
-                    return
-            except requests.RequestException:
-                pass  # workers still booting
+            # devstack's own verdict, not only our /readyz: until devstack has seen the stack
+            # ready, a service stopped by a test makes it stop the whole stack.
+            if "[devstack] ready:" in self.log("devstack"):
+                try:
+                    if requests.get(self.gateway + "/readyz", timeout=2).status_code == 200:
+                        return
+                except requests.RequestException:
+                    pass  # workers still booting
             time.sleep(0.25)
         raise RuntimeError("stack not ready in time:\n" + self.log("devstack"))
 
