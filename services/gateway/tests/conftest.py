@@ -260,15 +260,17 @@ class EdgeClient:
         self,
         method: str,
         path: str,
-        headers: dict[str, str] | None = None,
+        headers: dict[str, str] | list[tuple[str, str]] | None = None,
         body: bytes = b"",
         raw_path: bytes | None = None,
     ) -> EdgeAnswer:
         target = raw_path or path.encode()
         raw, _, query = target.partition(b"?")
-        headers = {"Host": "gateway.test", **(headers or {})}
+        sent = list(headers.items() if isinstance(headers, dict) else headers or [])
+        if not any(name.lower() == "host" for name, _ in sent):
+            sent.insert(0, ("Host", "gateway.test"))
         if body:
-            headers["Content-Length"] = str(len(body))
+            sent.append(("Content-Length", str(len(body))))
         scope = {
             "type": "http",
             "asgi": {"version": "3.0", "spec_version": "2.3"},
@@ -281,7 +283,7 @@ class EdgeClient:
             "path": path.partition("?")[0],
             "raw_path": raw,
             "query_string": query,
-            "headers": [(k.lower().encode(), v.encode()) for k, v in headers.items()],
+            "headers": [(k.lower().encode(), v.encode()) for k, v in sent],
         }
         messages: list[dict[str, Any]] = []
         pending = [{"type": "http.request", "body": body, "more_body": False}]

@@ -61,6 +61,19 @@ def test_loop_answers_match_the_flask_path(make_app, edge_client, upstream, toke
     assert upstream.seen[3]["path"] == "/api/items/7?x=1"
 
 
+def test_a_repeated_header_reaches_the_upstream_joined(edge_client, upstream, tokens):
+    """As a WSGI server joins them for the Flask path: no value is lost on the loop."""
+    edge = edge_client(RATE_LIMIT="50/minute")
+    bearer = tokens.bearer(1, "alice")
+    edge.request("GET", "/api/items/7", bearer)  # first use: verified on the Flask path
+    repeated = [*bearer.items(), ("Accept", "text/plain"), ("Accept", "application/json")]
+
+    answer = edge.request("GET", "/api/items/7", repeated)
+
+    assert answer.on_loop
+    assert upstream.seen[-1]["headers"]["Accept"] == "text/plain,application/json"
+
+
 def test_only_plain_reads_stay_on_the_loop(edge_client, tokens, upstream, redis_server):
     edge = edge_client()
     bearer = tokens.bearer(1, "alice")

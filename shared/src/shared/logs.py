@@ -8,6 +8,7 @@ import logging
 import sys
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 from flask import g, has_request_context
@@ -41,8 +42,21 @@ class ContextFilter(logging.Filter):
         return True
 
 
+def _line_encoder() -> Callable[[dict[str, Any]], str]:
+    """json.dumps(entry, default=str) for a log entry, without building a new encoder for
+    every line the way JSONEncoder.encode() does (a log entry is never self-referencing,
+    so the circular check goes too)."""
+    make = getattr(json.encoder, "c_make_encoder", None)  # not in the type stubs
+    if make is None:  # no C accelerator in this Python
+        return json.JSONEncoder(default=str).encode
+    encoder = make(
+        None, str, json.encoder.encode_basestring_ascii, None, ": ", ", ", False, False, True
+    )
+    return lambda entry: "".join(encoder(entry, 0))
+
+
 class JsonFormatter(logging.Formatter):
-    _encode = json.JSONEncoder(default=str).encode
+    _encode = staticmethod(_line_encoder())
     _second: tuple[int, str] = (-1, "")  # the last second formatted, and its text
 
     def format(self, record: logging.LogRecord) -> str:

@@ -61,12 +61,12 @@ class Edge:
             environ = wsgi_environ(scope)
             bodiless = not environ.get("CONTENT_LENGTH", "0").strip("0")
             plan = fast_path.plan(environ) if bodiless else None
-            if plan is not None and await self._serve(fast_path, plan, environ, send):
+            if plan is not None and await self._serve(fast_path, plan, scope, environ, send):
                 return
         await self.in_threads(scope, receive, send)
 
     async def _serve(
-        self, fast_path: FastPath, plan: Plan, environ: dict[str, Any], send: Send
+        self, fast_path: FastPath, plan: Plan, scope: Scope, environ: dict[str, Any], send: Send
     ) -> bool:
         """Serve a planned request; False (nothing sent) when the Flask app must decide."""
         started = time.perf_counter()
@@ -84,7 +84,7 @@ class Edge:
             return False
         method, path = environ["REQUEST_METHOD"], environ["PATH_INFO"]
         request_id = accept_or_mint(environ.get("HTTP_X_REQUEST_ID"))
-        headers = fast_path.upstream_headers(environ, request_id)
+        headers = fast_path.upstream_headers(environ, request_id, request_headers(scope))
         body: Iterable[bytes] | AsyncIterator[bytes]
         try:
             status, answer_headers, body = await call_on_loop(
@@ -119,6 +119,16 @@ async def _send_body(body: Iterable[bytes] | AsyncIterator[bytes], send: Send) -
         await send({"type": "http.response.body", "body": b""})
     else:
         await send({"type": "http.response.body", "body": b"".join(body)})
+
+
+def request_headers(scope: Scope) -> list[tuple[str, str]]:
+    """The request's headers as text, a repeated one joined as WSGI servers join them
+    (names in lower case, as the HTTP parser gives them)."""
+    joined: dict[str, str] = {}
+    for raw_name, raw_value in scope["headers"]:
+        name, value = raw_name.decode("latin-1"), raw_value.decode("latin-1")
+        joined[name] = f"{joined[name]},{value}" if name in joined else value
+    return list(joined.items())
 
 
 def wsgi_environ(scope: Scope) -> dict[str, Any]:

@@ -236,9 +236,16 @@ class FastPath:
         self.record(plan, environ, status, request_id, started)
         return content
 
-    def upstream_headers(self, environ: dict[str, Any], request_id: str) -> dict[str, str]:
+    def upstream_headers(
+        self,
+        environ: dict[str, Any],
+        request_id: str,
+        incoming: Iterable[tuple[str, str]] | None = None,
+    ) -> dict[str, str]:
+        """The headers sent on; `incoming`: the request's own, when the caller has them
+        at hand (else read from the environ, as Flask's request.headers reads them)."""
         return forwarded_headers(
-            EnvironHeaders(environ).items(),  # what Flask's request.headers reads
+            EnvironHeaders(environ).items() if incoming is None else incoming,
             peer=environ.get("REMOTE_ADDR") or "",
             host=get_host(environ),  # as werkzeug's request.host: default ports dropped
             scheme=connection_scheme(environ),
@@ -288,9 +295,23 @@ def _with_edge_headers(
     own = {REQUEST_ID_HEADER: request_id}
     if window is not None:
         own.update(rate_limit_headers(window.amount, window.remaining, window.reset_at, status))
-    own["Vary"] = merged_vary(v for k, v in headers if k.lower() == "vary")
-    replaced = {name.lower() for name in own}
-    return [*((k, v) for k, v in headers if k.lower() not in replaced), *own.items()]
+    replaced = _EDGE_OWN if len(own) == len(_EDGE_OWN) else {name.lower() for name in own}
+    kept, vary = [], []
+    for name, value in headers:
+        lower = name.lower()
+        if lower == "vary":
+            vary.append(value)
+        elif lower not in replaced:
+            kept.append((name, value))
+    own["Vary"] = merged_vary(vary)
+    kept.extend(own.items())
+    return kept
+
+
+# The names _with_edge_headers() sets on a counted answer that is not a 429.
+_EDGE_OWN = frozenset(
+    {REQUEST_ID_HEADER.lower(), "ratelimit-limit", "ratelimit-remaining", "ratelimit-reset"}
+)
 
 
 def problem_for(problem: Problem, request_id: str, path: str) -> Answer:

@@ -26,8 +26,8 @@ if tonumber(current) == amount then
 end
 local ttl = redis.call("ttl", KEYS[1])
 local values = {}
-for i = 2, #KEYS do
-    values[i - 1] = redis.call("get", KEYS[i])
+if #KEYS > 1 then
+    values = redis.call("mget", unpack(KEYS, 2))
 end
 return {current, ttl, values}
 """
