@@ -113,6 +113,27 @@ def test_a_revoked_token_is_refused_by_the_flask_path(edge_client, tokens, redis
     assert answer.header("Content-Type") == "application/problem+json"
 
 
+@pytest.mark.parametrize("memo_entries", [10_000, 1])  # 1: every memo starts again each time
+def test_each_token_keeps_its_own_budget_and_revocation(
+    edge_client, tokens, redis_server, monkeypatch, memo_entries
+):
+    monkeypatch.setattr("gateway_service.fast_path._MEMO_ENTRIES", memo_entries)
+    edge = edge_client(RATE_LIMIT="3/minute")
+    alice = tokens.bearer(1, "alice", jti="j-alice")
+    bob = tokens.bearer(2, "bob", jti="j-bob")
+    first = [edge.request("GET", "/api/items", who).status for who in (alice, bob, alice, bob)]
+    RevocationList(lambda: redis_server).revoke_token("j-bob", time.time() + 900)
+
+    alice_again, bob_again = (edge.request("GET", "/api/items", who) for who in (alice, bob))
+    alice_over = edge.request("GET", "/api/items", alice)
+
+    assert first == [200, 200, 200, 200]
+    assert (alice_again.on_loop, alice_again.status) == (True, 200)
+    assert alice_again.header("RateLimit-Remaining") == "0"
+    assert bob_again.status == 401
+    assert alice_over.status == 429
+
+
 def test_loop_and_threads_count_against_one_budget(edge_client, tokens):
     edge = edge_client(RATE_LIMIT="3/minute")
     bearer = tokens.bearer(5, "eve")

@@ -23,7 +23,7 @@ import logging
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import redis
 from flask import Flask
@@ -71,8 +71,9 @@ class Route:
     rule: str  # its URL rule: the metrics' route label
 
 
-@dataclass(frozen=True)
-class Window:
+# Made for every request: named tuples, built in C, where frozen dataclasses set each
+# field through object.__setattr__.
+class Window(NamedTuple):
     """The rate-limit window a counted request reports in its RateLimit-* headers."""
 
     amount: int
@@ -80,20 +81,30 @@ class Window:
     reset_at: float
 
 
-@dataclass(frozen=True)
-class Hit:
+class Hit(NamedTuple):
     storage: OneTripRedisStorage
     key: str  # the counter's key, before the storage's own prefix
     expiry: int
     marks: list[str]  # the token's revocation keys, read on the same trip
 
 
-@dataclass(frozen=True)
-class Plan:
+class Plan(NamedTuple):
     route: Route
     claims: dict[str, Any] | None  # None: anonymous
     limit: RateLimitItem
     limit_key: str  # "user:<id>" or "addr:<client address>", as Flask-Limiter keys it
+    marks: list[str]  # the token's revocation keys; none when anonymous
+
+
+# Bound on the memos below; when full they start again, as the verifier's cache does.
+_MEMO_ENTRIES = 10_000
+
+
+def _remember(memo: dict[Any, Any], key: Any, value: Any) -> Any:
+    if len(memo) >= _MEMO_ENTRIES:
+        memo.clear()
+    memo[key] = value
+    return value
 
 
 class FastPath:
@@ -110,6 +121,10 @@ class FastPath:
         self.verifier: CachingTokenVerifier = edge_verifier(app)
         self.limiter: Limiter = app.extensions["gateway_limiter"]
         self.cors_options = app.extensions["gateway_cors"]
+        # What a remembered token always gives (its limit key and revocation keys), and the
+        # counter key of a limit key on an endpoint: worked out once, not per request.
+        self._token_keys: dict[str, tuple[str, list[str]]] = {}
+        self._counter_keys: dict[tuple[str, str], str] = {}
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         plan = self.plan(environ)
@@ -148,18 +163,23 @@ class FastPath:
         if authorization is None:
             peer = environ.get("REMOTE_ADDR") or ""
             address = client_address_of(peer, environ.get("HTTP_X_FORWARDED_FOR"), self.networks)
-            return Plan(route, None, self.anonymous_limit, f"addr:{address}")
+            return Plan(route, None, self.anonymous_limit, f"addr:{address}", [])
         scheme, _, token = authorization.partition(" ")
         if scheme.lower() != "bearer" or path in self.refresh_paths:
             return None
-        claims = self.verifier.remembered(token.strip())  # first use: the Flask path verifies
+        token = token.strip()
+        claims = self.verifier.remembered(token)  # first use: the Flask path verifies
         if claims is None:
             return None
-        try:
-            principal = principal_from_claims(claims)
-        except InvalidToken:
-            return None  # the Flask path refuses it
-        return Plan(route, claims, self.user_limit, f"user:{principal.id}")
+        keys = self._token_keys.get(token)
+        if keys is None:
+            try:
+                principal = principal_from_claims(claims)
+            except InvalidToken:
+                return None  # the Flask path refuses it
+            keys = (f"user:{principal.id}", RevocationList.mark_keys(claims))
+            _remember(self._token_keys, token, keys)
+        return Plan(route, claims, self.user_limit, *keys)
 
     # -- the edge's checks: one Redis round trip ----------------------------------------------
 
@@ -186,9 +206,13 @@ class FastPath:
         storage = self.limiter.limiter.storage
         if not isinstance(storage, OneTripRedisStorage):
             return None
-        marks = RevocationList.mark_keys(plan.claims) if plan.claims else []
-        key = plan.limit.key_for(LIMITER_KEY_PREFIX, plan.limit_key, plan.route.endpoint)
-        return Hit(storage, key, plan.limit.get_expiry(), marks)
+        # The limit follows from the limit key's kind (user: or addr:).
+        scope = (plan.limit_key, plan.route.endpoint)
+        key = self._counter_keys.get(scope)
+        if key is None:
+            key = plan.limit.key_for(LIMITER_KEY_PREFIX, *scope)
+            _remember(self._counter_keys, scope, key)
+        return Hit(storage, key, plan.limit.get_expiry(), plan.marks)
 
     @staticmethod
     def verdict(plan: Plan, counted: tuple[int, float, list[Any]]) -> tuple[bool, Window]:
