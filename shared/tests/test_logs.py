@@ -14,7 +14,7 @@ import pytest
 from flask import Flask
 
 from shared.logs import StdoutHandler, configure_logging, write_per_loop_turn
-from shared.request_id import init_request_id, log_access
+from shared.request_id import accept_or_mint, init_request_id, log_access
 
 
 def test_json_lines_carry_service_and_request_id(capsys):
@@ -150,3 +150,24 @@ def test_json_lines_take_any_value(capsys):
     assert line["message"] == 'caf\u00e9 "quoted"'
     assert line["when"] == str(when)  # what json cannot encode is written as text
     assert line["ids"] == [1, 2]
+
+
+def test_minted_request_ids_are_fresh_and_never_shared_with_a_forked_child():
+    minted = [accept_or_mint(None) for _ in range(600)]  # beyond one batch of random bits
+    assert len(set(minted)) == len(minted)
+    assert all(len(i) == 32 and int(i, 16) >= 0 for i in minted)
+    accept_or_mint(None)  # the parent holds ids it has not handed out yet
+    read_end, write_end = os.pipe()
+    child = os.fork()
+    if child == 0:  # pragma: no cover - the child reports through the pipe
+        try:
+            os.write(write_end, " ".join(accept_or_mint(None) for _ in range(3)).encode())
+        finally:
+            os._exit(0)
+    os.close(write_end)
+    from_child = set(os.read(read_end, 4096).decode().split())
+    os.close(read_end)
+    os.waitpid(child, 0)
+    from_parent = {accept_or_mint(None) for _ in range(300)}
+    assert len(from_child) == 3
+    assert not from_child & from_parent
