@@ -19,6 +19,7 @@ a revoked token, is refused either way.
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from collections.abc import Callable, Iterable
@@ -319,7 +320,7 @@ def _with_edge_headers(
     own = {REQUEST_ID_HEADER: request_id}
     if window is not None:
         own.update(rate_limit_headers(window.amount, window.remaining, window.reset_at, status))
-    replaced = _EDGE_OWN if len(own) == len(_EDGE_OWN) else {name.lower() for name in own}
+    replaced = _lowered(tuple(own))
     kept, vary = [], []
     for name, value in headers:
         lower = name.lower()
@@ -332,10 +333,9 @@ def _with_edge_headers(
     return kept
 
 
-# The names _with_edge_headers() sets on a counted answer that is not a 429.
-_EDGE_OWN = frozenset(
-    {REQUEST_ID_HEADER.lower(), "ratelimit-limit", "ratelimit-remaining", "ratelimit-reset"}
-)
+@functools.cache  # a handful of name sets, met on every answer
+def _lowered(names: tuple[str, ...]) -> frozenset[str]:
+    return frozenset(name.lower() for name in names)
 
 
 def problem_for(problem: Problem, request_id: str, path: str) -> Answer:
