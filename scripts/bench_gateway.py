@@ -445,7 +445,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--seconds", type=int, default=5)
-    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--python-load", action="store_true", help="do not use wrk")
     parser.add_argument("--gateway-workers", type=int, default=1, help="gateway processes")
     parser.add_argument(
