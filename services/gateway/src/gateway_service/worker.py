@@ -22,13 +22,17 @@ from typing import Any
 
 from flask import Flask
 from gunicorn.arbiter import Arbiter
+from uvicorn.config import Config
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from uvicorn.server import Server
 from uvicorn_worker import UvicornWorker
 
-from gateway_service.edge import Edge
+from gateway_service.edge import Edge, path_info, request_environ
+from gateway_service.loop_exchange import LoopExchange
 from shared.logs import write_per_loop_turn
 from shared.problems import PROBLEM_MIMETYPE, problem_body
+
+LOOP_METHODS_BYTES = frozenset({b"GET", b"HEAD"})
 
 
 class CoalescedWrites:
@@ -57,6 +61,13 @@ class CoalescedWrites:
         if not self._transport.is_closing():
             self._transport.writelines((held, data))
 
+    def writelines(self, parts: tuple[bytes, ...]) -> None:
+        """Parts that leave together now, after anything held (the loop's own answers,
+        whose head and body are at hand together)."""
+        held, self._held = self._held, None
+        if not self._transport.is_closing():
+            self._transport.writelines(parts if held is None else (held, *parts))
+
     def _flush(self) -> None:
         held, self._held = self._held, None
         if held is not None and not self._transport.is_closing():
@@ -71,8 +82,60 @@ class CoalescedWrites:
 
 
 class EdgeHttpProtocol(HttpToolsProtocol):
-    """uvicorn's HTTP protocol, with coalesced writes and requests it cannot parse
-    refused in problem+json."""
+    """uvicorn's HTTP protocol, with coalesced writes, requests it cannot parse refused in
+    problem+json, and the edge's plain reads served by a LoopExchange instead of an ASGI
+    cycle (see gateway_service.loop_exchange)."""
+
+    def __init__(self, config: Config, *args: Any, **kwargs: Any) -> None:
+        super().__init__(config, *args, **kwargs)
+        edge = config.app
+        self.edge: Edge | None = edge if isinstance(edge, Edge) else None
+
+    def on_headers_complete(self) -> None:
+        exchange = self._loop_exchange()
+        if exchange is None:
+            super().on_headers_complete()
+            return
+        # As uvicorn starts or queues a cycle.
+        existing, self.cycle = self.cycle, exchange  # type: ignore[assignment]
+        if existing is None or existing.response_complete:
+            self._start_asgi_task(exchange, self.app)  # type: ignore[arg-type]
+        else:
+            self.flow.pause_reading()
+            self.pipeline.appendleft((exchange, self.app))  # type: ignore[arg-type]
+
+    def _loop_exchange(self) -> LoopExchange | None:
+        """An exchange for a request the edge plans, None when uvicorn's cycle takes it:
+        another method, a body, an upgrade, an Expect, a URL not in origin form, a
+        concurrency limit to apply, or a request the edge does not plan."""
+        edge, parser, url = self.edge, self.parser, self.url
+        method = parser.get_method()
+        if (
+            edge is None
+            or method not in LOOP_METHODS_BYTES
+            or self.expect_100_continue
+            or parser.should_upgrade()
+            or self.limit_concurrency is not None
+            or not url.startswith(b"/")
+            or b"#" in url
+        ):
+            return None
+        scope, http_version = self.scope, parser.get_http_version()
+        scope["method"] = method.decode("ascii")
+        scope["http_version"] = http_version
+        raw_path, _, query = url.partition(b"?")
+        environ, headers = request_environ(
+            scope["method"],
+            path_info(raw_path),
+            query,
+            self.headers,
+            scope,  # type: ignore[arg-type]
+        )
+        plan = edge.plan(environ)
+        if plan is None:
+            return None
+        keep_alive = http_version != "1.0" and parser.should_keep_alive()
+        return LoopExchange(self, edge, plan, environ, headers, (raw_path, query), keep_alive)
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(CoalescedWrites(transport))  # type: ignore[arg-type]
