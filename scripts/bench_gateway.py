@@ -405,29 +405,33 @@ proxy on those workers only reached 0.56, because each request cost a dozen thre
 hand-offs and wake-ups. The gateway now runs on its own gunicorn worker
 (gateway_service/worker.py: uvicorn's, with uvloop and httptools): plain reads (GET and
 HEAD without a body, anonymous or with a token already verified once) are served on the
-event loop (gateway_service/edge.py) with the fast path's checks; one pipelined Redis
-connection per worker carries the revocation check and the rate-limit count (hiredis
-parses the replies); an answer's head and body leave in one write, as soon as the body
-joins the head (holding answers and Redis commands to the end of the loop's turn, to write
-a turn's worth at once, measured slower in alternating runs); the access lines of one loop
-turn leave in one write; the upstream connections are asyncio protocols
-that feed httptools' parser directly (one future and one timer per wait; a small body
-arrives with its head), which took about 25 µs a call off the streams-based client. Everything
-else goes to the Flask app in threads, as before. Also done: the metrics no longer make a
-getpid() system call on every update and keep their labelled children; the access line's
-record is made without a stack walk, from a per-process template, and encoded by one
-prebuilt JSON encoder; request ids are 16 random bytes in hex, drawn from the system 256 at
-a time; the upstream headers are built from the request's own header list; a remembered
-token's limit key and revocation keys are worked out once (the edge's own work, without
-I/O, went from 53 to 36 µs a request in process). Tried and not kept: two gateway workers instead of
-one on these 2 cores (lower in alternating runs: 0.45 to 0.58 against 0.58 to 0.62),
-redis-py's asyncio client (about 0.1 ms a request more than the pipelined connection),
-Redis over a Unix socket (12 µs less of Redis's CPU a request, no change measurable in the
-gateway's), capping the calls in flight to content at 2, 4 or 8 (slower), running the
-gateway at a higher priority than content (no change: it is not starved). Measured and left
-for later: the same edge behind a bare httptools protocol instead of uvicorn's HTTP layer
-(a prototype without pipelining, flow control or timeouts) used 9 to 17% less of the
-gateway's CPU in alternating runs, the largest piece left on the gateway's side.
+event loop (gateway_service/edge.py) with the fast path's checks, and answered as bytes by
+the worker's own HTTP protocol (gateway_service/loop_exchange.py) instead of an ASGI cycle,
+with uvicorn's connection handling (pipelining, keep-alive, flow control, shutdown) around
+them; one pipelined Redis connection per worker carries the revocation check and the
+rate-limit count (hiredis parses the replies); an answer's head and body leave in one
+write (holding answers and Redis commands to the end of the loop's turn, to write a turn's
+worth at once, measured slower in alternating runs); the access lines of one loop turn
+leave in one write; the upstream connections are asyncio protocols that feed httptools'
+parser directly (one future and one timer per wait; a small body arrives with its head),
+which took about 25 µs a call off the streams-based client. Everything else goes to the
+Flask app in threads, as before. Also done: the metrics no longer make a getpid() system
+call on every update and keep their labelled children; the access line's record is made
+without a stack walk, from a per-process template, and encoded by one prebuilt JSON
+encoder; request ids are 16 random bytes in hex, drawn from the system 256 at a time; the
+request's headers are decoded once, for both the environ and the upstream; a remembered
+token's limit key and revocation keys are worked out once. The edge's own work with its
+I/O stubbed, in process, went from 53 to 36 µs a request through ASGI, and its request
+cycle from 61-64 to 52-58 µs a request once answered by the worker's own protocol. Served
+against a minimal upstream written in C (so the gateway is the bottleneck), one gateway
+worker answers about 4,200 requests a second at 0.23 ms of CPU each, of which about a
+quarter is in the kernel (writes to the client, Redis and the upstream, epoll). Tried and
+not kept: two gateway workers instead of one on these 2 cores (lower in alternating runs:
+0.45 to 0.58 against 0.58 to 0.62), redis-py's asyncio client (about 0.1 ms a request
+more than the pipelined connection), Redis over a Unix socket (12 µs less of Redis's CPU a
+request, no change measurable in the gateway's), capping the calls in flight to content at
+2, 4 or 8 (slower), running the gateway at a higher priority than content (no change: it
+is not starved).
 {END}"""
 
 
