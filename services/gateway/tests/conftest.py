@@ -267,11 +267,7 @@ class EdgeClient:
     ) -> EdgeAnswer:
         target = raw_path or path.encode()
         raw, _, query = target.partition(b"?")
-        sent = list(headers.items() if isinstance(headers, dict) else headers or [])
-        if not any(name.lower() == "host" for name, _ in sent):
-            sent.insert(0, ("Host", "gateway.test"))
-        if body:
-            sent.append(("Content-Length", str(len(body))))
+        sent = request_headers(headers, body)
         scope = {
             "type": "http",
             "asgi": {"version": "3.0", "spec_version": "2.3"},
@@ -356,11 +352,7 @@ class ServedEdgeClient(EdgeClient):
         body: bytes = b"",
         raw_path: bytes | None = None,
     ) -> EdgeAnswer:
-        sent = list(headers.items() if isinstance(headers, dict) else headers or [])
-        if not any(name.lower() == "host" for name, _ in sent):
-            sent.insert(0, ("Host", "gateway.test"))
-        if body:
-            sent.append(("Content-Length", str(len(body))))
+        sent = request_headers(headers, body)
         client = h11.Connection(h11.CLIENT)
         data = client.send(h11.Request(method=method, target=raw_path or path, headers=sent))
         data += client.send(h11.Data(data=body)) if body else b""
@@ -382,24 +374,10 @@ class ServedEdgeClient(EdgeClient):
         (the chunks of a chunked body, else the body as one part)."""
         reader, writer = await asyncio.open_connection("127.0.0.1", self.port)
         writer.write(data)
-        status, headers, chunks = 0, [], [b""]
         try:
-            while True:
-                event = client.next_event()
-                if event is h11.NEED_DATA:
-                    client.receive_data(await asyncio.wait_for(reader.read(65536), 10))
-                elif isinstance(event, h11.Response):
-                    status = event.status_code
-                    headers = [(k.decode(), v.decode()) for k, v in event.headers]
-                elif isinstance(event, h11.Data):
-                    chunks[-1] += event.data
-                    if event.chunk_end:
-                        chunks.append(b"")
-                elif isinstance(event, h11.EndOfMessage):
-                    break
+            return await read_answer(client, reader)
         finally:
             writer.close()
-        return status, headers, [chunk for chunk in chunks if chunk] or [b""]
 
     def close(self) -> None:
         self.server.should_exit = True
@@ -407,14 +385,45 @@ class ServedEdgeClient(EdgeClient):
         super().close()
 
 
-@pytest.fixture(params=["asgi", "http"])
-def edge_client(
-    request: pytest.FixtureRequest, make_app: Callable[..., Flask]
-) -> Iterator[Callable[..., EdgeClient]]:
-    """An edge in front of a gateway app made by make_app(**overrides): called as uvicorn
-    calls it (asgi), or served by the gateway worker's own HTTP protocol (http)."""
+def request_headers(
+    headers: dict[str, str] | list[tuple[str, str]] | None, body: bytes
+) -> list[tuple[str, str]]:
+    """A test request's headers, with a Host unless given, and the body's length."""
+    sent = list(headers.items() if isinstance(headers, dict) else headers or [])
+    if not any(name.lower() == "host" for name, _ in sent):
+        sent.insert(0, ("Host", "gateway.test"))
+    if body:
+        sent.append(("Content-Length", str(len(body))))
+    return sent
+
+
+async def read_answer(
+    parser: h11.Connection, reader: asyncio.StreamReader
+) -> tuple[int, list[tuple[str, str]], list[bytes]]:
+    """The next answer h11 reads: status, headers (names lower-cased) and body parts (the
+    chunks of a chunked body, else the body as one part)."""
+    status, headers, chunks = 0, [], [b""]
+    while True:
+        event = parser.next_event()
+        if event is h11.NEED_DATA:
+            parser.receive_data(await asyncio.wait_for(reader.read(65536), 10))
+        elif isinstance(event, h11.Response):
+            status = event.status_code
+            headers = [(k.decode(), v.decode()) for k, v in event.headers]
+        elif isinstance(event, h11.Data):
+            chunks[-1] += event.data
+            if event.chunk_end:
+                chunks.append(b"")
+        elif isinstance(event, h11.EndOfMessage):
+            return status, headers, [chunk for chunk in chunks if chunk] or [b""]
+
+
+def made_by(
+    kind: Callable[[Flask], EdgeClient], make_app: Callable[..., Flask]
+) -> Iterator[Callable[..., Any]]:
+    """A factory of `kind` clients in front of apps made by make_app(**overrides), each
+    closed at the end of the test."""
     made: list[EdgeClient] = []
-    kind = EdgeClient if request.param == "asgi" else ServedEdgeClient
 
     def factory(**overrides: Any) -> EdgeClient:
         client = kind(make_app(**overrides))
@@ -424,6 +433,21 @@ def edge_client(
     yield factory
     for client in made:
         client.close()
+
+
+@pytest.fixture(params=["asgi", "http"])
+def edge_client(
+    request: pytest.FixtureRequest, make_app: Callable[..., Flask]
+) -> Iterator[Callable[..., EdgeClient]]:
+    """An edge in front of a gateway app made by make_app(**overrides): called as uvicorn
+    calls it (asgi), or served by the gateway worker's own HTTP protocol (http)."""
+    yield from made_by(EdgeClient if request.param == "asgi" else ServedEdgeClient, make_app)
+
+
+@pytest.fixture
+def served_edge(make_app: Callable[..., Flask]) -> Iterator[Callable[..., ServedEdgeClient]]:
+    """Served edges only, for the tests of the worker's HTTP protocol."""
+    yield from made_by(ServedEdgeClient, make_app)
 
 
 # -- raw upstreams: scripted bytes on a socket, for the connection pools' tests --------------

@@ -13,25 +13,10 @@ from typing import Any
 import h11
 import pytest
 from a2wsgi.wsgi import build_environ
-from conftest import Scripted, ServedEdgeClient
+from conftest import Scripted, ServedEdgeClient, read_answer
 from werkzeug.wrappers import Response
 
 from gateway_service.edge import _as_gunicorn_builds, path_info, request_environ
-
-
-@pytest.fixture
-def served(make_app: Any) -> Iterator[Any]:
-    """A factory of ServedEdgeClients."""
-    made: list[ServedEdgeClient] = []
-
-    def factory(**overrides: Any) -> ServedEdgeClient:
-        client = ServedEdgeClient(make_app(**overrides))
-        made.append(client)
-        return client
-
-    yield factory
-    for client in made:
-        client.close()
 
 
 def request_bytes(method: str, target: str, headers: dict[str, str], version: str = "1.1") -> bytes:
@@ -49,19 +34,8 @@ async def read_answers(
     for method in methods:
         parser.send(h11.Request(method=method, target="/", headers=[("Host", "x")]))
         parser.send(h11.EndOfMessage())
-        status, headers, body = 0, {}, b""
-        while True:
-            event = parser.next_event()
-            if event is h11.NEED_DATA:
-                parser.receive_data(await asyncio.wait_for(reader.read(65536), 10))
-            elif isinstance(event, h11.Response):
-                status = event.status_code
-                headers = {k.decode(): v.decode() for k, v in event.headers}
-            elif isinstance(event, h11.Data):
-                body += event.data
-            elif isinstance(event, h11.EndOfMessage):
-                break
-        answers.append((status, headers, body))
+        status, headers, parts = await read_answer(parser, reader)
+        answers.append((status, dict(headers), b"".join(parts)))
         if parser.our_state is h11.MUST_CLOSE or parser.their_state is h11.MUST_CLOSE:
             break
         parser.start_next_cycle()
@@ -99,10 +73,10 @@ def verified(client: ServedEdgeClient, bearer: dict[str, str]) -> ServedEdgeClie
     return client
 
 
-def test_pipelined_requests_are_answered_in_order(served, upstream, alice):
+def test_pipelined_requests_are_answered_in_order(served_edge, upstream, alice):
     for n in (1, 2, 3):
         upstream.paths[f"/api/items/{n}"] = Scripted(200, b'{"id": %d}' % n)
-    client = verified(served(RATE_LIMIT="50/minute"), alice)
+    client = verified(served_edge(RATE_LIMIT="50/minute"), alice)
     before = len(client.handed_over)
     post = request_bytes("POST", "/api/items", {**alice, "Content-Length": "2"}) + b"{}"
     data = (
@@ -125,8 +99,8 @@ def test_pipelined_requests_are_answered_in_order(served, upstream, alice):
 
 
 @pytest.mark.parametrize("version", ["1.0", "1.1"])
-def test_a_plain_answer_keeps_or_closes_the_connection_as_asked(served, alice, version):
-    client = verified(served(), alice)
+def test_a_plain_answer_keeps_or_closes_the_connection_as_asked(served_edge, alice, version):
+    client = verified(served_edge(), alice)
     keep = request_bytes("GET", "/api/items/1", alice, version)
     close = request_bytes("GET", "/api/items/1", {**alice, "Connection": "close"})
 
@@ -154,10 +128,10 @@ def streamed_answer(size: int) -> Any:
 
 @pytest.mark.parametrize("version", ["1.0", "1.1"])
 def test_an_answer_of_unknown_length_is_chunked_or_ends_with_the_connection(
-    served, upstream, alice, version
+    served_edge, upstream, alice, version
 ):
     upstream.handler = streamed_answer(1 << 20)
-    client = verified(served(), alice)
+    client = verified(served_edge(), alice)
 
     (answer,), closed = on_one_connection(
         client, request_bytes("GET", "/api/items/1", alice, version), ["GET"]
@@ -173,7 +147,9 @@ def test_an_answer_of_unknown_length_is_chunked_or_ends_with_the_connection(
         assert closed
 
 
-def test_a_large_answer_reaches_the_client_while_the_upstream_still_sends(served, upstream, alice):
+def test_a_large_answer_reaches_the_client_while_the_upstream_still_sends(
+    served_edge, upstream, alice
+):
     piece, pieces = bytes(range(256)) * 256, 6  # 64 KiB each, far above what is read whole
     rest_may_come = threading.Event()
 
@@ -186,7 +162,7 @@ def test_a_large_answer_reaches_the_client_while_the_upstream_still_sends(served
         length = {"Content-Length": str(len(piece) * pieces)}
         return Response(body(), 200, mimetype="application/octet-stream", headers=length)
 
-    client = verified(served(), alice)
+    client = verified(served_edge(), alice)
     upstream.handler = handler
 
     async def go() -> tuple[bytes, bytes]:
@@ -205,9 +181,9 @@ def test_a_large_answer_reaches_the_client_while_the_upstream_still_sends(served
     assert body == piece * pieces
 
 
-def test_graceful_shutdown_answers_the_request_in_flight_then_closes(served, upstream, alice):
+def test_graceful_shutdown_answers_the_request_in_flight_then_closes(served_edge, upstream, alice):
     upstream.paths["/api/items/1"] = Scripted(200, b'{"id": 1}', delay=0.5)
-    client = verified(served(), alice)
+    client = verified(served_edge(), alice)
 
     async def go() -> tuple[list[tuple[int, dict[str, str], bytes]], bytes]:
         reader, writer = await asyncio.open_connection("127.0.0.1", client.port)
@@ -228,9 +204,9 @@ def test_graceful_shutdown_answers_the_request_in_flight_then_closes(served, ups
     assert rest == b""  # closed after the answer
 
 
-def test_a_client_gone_before_its_answer_costs_nothing_else(served, upstream, alice, caplog):
+def test_a_client_gone_before_its_answer_costs_nothing_else(served_edge, upstream, alice, caplog):
     upstream.paths["/api/items/1"] = Scripted(200, b'{"id": 1}', delay=0.3)
-    client = verified(served(), alice)
+    client = verified(served_edge(), alice)
 
     async def leave_early() -> None:
         _, writer = await asyncio.open_connection("127.0.0.1", client.port)
@@ -249,8 +225,8 @@ def test_a_client_gone_before_its_answer_costs_nothing_else(served, upstream, al
     assert logged[-2:] == [200, 200]  # the abandoned request is logged as answered
 
 
-def test_a_fault_in_the_edge_is_a_500_problem(served, alice, monkeypatch, caplog):
-    client = verified(served(), alice)
+def test_a_fault_in_the_edge_is_a_500_problem(served_edge, alice, monkeypatch, caplog):
+    client = verified(served_edge(), alice)
 
     async def broken(*args: Any) -> Any:
         raise RuntimeError("a bug")
@@ -267,9 +243,9 @@ def test_a_fault_in_the_edge_is_a_500_problem(served, alice, monkeypatch, caplog
 
 
 def test_an_answer_with_a_header_that_would_split_it_is_never_written(
-    served, alice, monkeypatch, caplog
+    served_edge, alice, monkeypatch, caplog
 ):
-    client = verified(served(), alice)
+    client = verified(served_edge(), alice)
     edge_headers = client.edge.fast_path.edge_headers
 
     def splitting(*args: Any) -> list[tuple[str, str]]:
