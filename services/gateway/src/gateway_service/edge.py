@@ -28,7 +28,7 @@ from a2wsgi import WSGIMiddleware
 from a2wsgi.wsgi import unicode_to_wsgi
 from flask import Flask
 
-from gateway_service.fast_path import FastPath, Plan, problem_for, unexpected
+from gateway_service.fast_path import FastPath, Plan, Window, problem_for, unexpected
 from gateway_service.forwarding import request_target
 from gateway_service.limit_storage import LoopHitCounter
 from gateway_service.limits import REDIS_TIMEOUT_SECONDS
@@ -101,40 +101,58 @@ class Edge:
         self, plan: Plan, environ: dict[str, Any], incoming: list[tuple[str, str]]
     ) -> EdgeReply | None:
         """Count, check and forward a planned request; None (nothing done but the count)
-        when the Flask app must decide."""
-        fast_path = cast(FastPath, self.fast_path)
+        when the Flask app must decide. A fault of the edge's own is answered as the Flask
+        path's last-resort handler answers it: a 500 problem."""
         started = time.perf_counter()
+        fast_path = cast(FastPath, self.fast_path)
+        request_id = accept_or_mint(environ.get("HTTP_X_REQUEST_ID"))
+        window: Window | None = None
+        try:
+            counted = await self._count(fast_path, plan)
+            if counted is None:
+                return None
+            plain, window = fast_path.verdict(plan, counted)
+            if not plain:
+                return None
+            answer = await self._forward(fast_path, plan, environ, incoming, request_id)
+        except Exception as exc:
+            answer = unexpected(exc, request_id, environ["PATH_INFO"])
+        status, headers, body = answer
+        headers = fast_path.edge_headers(environ, headers, request_id, window, status)
+        served = functools.partial(fast_path.record, plan, environ, status, request_id, started)
+        return EdgeReply(status, headers, body, served)
+
+    async def _count(self, fast_path: FastPath, plan: Plan) -> tuple[int, float, list[Any]] | None:
+        """The request's rate-limit count and its token's revocation marks, in one Redis
+        round trip; None when the Flask path must check (limits off or kept in memory,
+        Redis away)."""
         hit = fast_path.hit_of(plan) if fast_path.limiter.enabled else None
         if hit is None or self.counter is None:
-            return None  # limits off or kept in memory: the thread path checks revocation
+            return None
         try:
-            counted = await self.counter.incr_and_read(
+            return await self.counter.incr_and_read(
                 hit.storage.prefixed_key(hit.key), hit.expiry, hit.marks
             )
         except (redis.RedisError, OSError):
-            return None  # Redis away: the Flask path's fallbacks decide
-        plain, window = fast_path.verdict(plan, counted)
-        if not plain:
             return None
+
+    @staticmethod
+    async def _forward(
+        fast_path: FastPath,
+        plan: Plan,
+        environ: dict[str, Any],
+        incoming: list[tuple[str, str]],
+        request_id: str,
+    ) -> tuple[int, list[tuple[str, str]], Iterable[bytes] | AsyncIterator[bytes]]:
+        """The upstream's answer, or the problem that stands for it."""
         method, path = environ["REQUEST_METHOD"], environ["PATH_INFO"]
-        request_id = accept_or_mint(environ.get("HTTP_X_REQUEST_ID"))
         headers = fast_path.upstream_headers(environ, request_id, incoming)
-        body: Iterable[bytes] | AsyncIterator[bytes]
         try:
-            status, answer_headers, body = await call_on_loop(
+            return await call_on_loop(
                 plan.route.upstream, method, request_target(environ), headers, request_id, path
             )
         except Problem as problem:
-            status, answer_headers, body = problem_for(problem, request_id, path)
-        except Exception as exc:
-            status, answer_headers, body = unexpected(exc, request_id, path)
-        answer_headers = fast_path.edge_headers(environ, answer_headers, request_id, window, status)
-        return EdgeReply(
-            status,
-            answer_headers,
-            body,
-            functools.partial(fast_path.record, plan, environ, status, request_id, started),
-        )
+            return problem_for(problem, request_id, path)
 
 
 async def _send_reply(reply: EdgeReply, send: Send) -> None:

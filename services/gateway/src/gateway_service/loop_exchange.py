@@ -17,19 +17,16 @@ the thread path, made then as uvicorn would have made it from the start.
 from __future__ import annotations
 
 import asyncio
-import functools
 import logging
 import re
-import time
 from collections.abc import AsyncIterator
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, RequestResponseCycle
 
 from gateway_service.edge import Edge, EdgeReply
-from gateway_service.fast_path import FastPath, Plan, unexpected
-from shared.request_id import accept_or_mint
+from gateway_service.fast_path import Plan
 
 if TYPE_CHECKING:
     from gateway_service.worker import EdgeHttpProtocol
@@ -129,8 +126,11 @@ class LoopExchange:
         edge = self._edge
         try:
             reply = await edge.respond(self._plan, self._environ, self._headers)
-        except Exception as exc:  # a fault of the edge's own: a problem, as anywhere else
-            reply = self._failure(exc)
+        except Exception as exc:  # respond() answers its own faults; this is a last resort
+            log.exception("no answer made: %s", type(exc).__name__)
+            self._protocol.transport.close()
+            self._finish()
+            return
         if reply is None:
             await self._hand_over(edge.in_threads)
             return
@@ -142,18 +142,6 @@ class LoopExchange:
         finally:
             reply.served()
             self._finish()
-
-    def _failure(self, exc: Exception) -> EdgeReply:
-        """The 500 problem the Flask path's last-resort handler would answer."""
-        environ, started = self._environ, time.perf_counter()
-        fast_path = cast(FastPath, self._edge.fast_path)  # it planned the request
-        request_id = accept_or_mint(environ.get("HTTP_X_REQUEST_ID"))
-        status, headers, body = unexpected(exc, request_id, environ["PATH_INFO"])
-        headers = fast_path.edge_headers(environ, headers, request_id, None, status)
-        served = functools.partial(
-            fast_path.record, self._plan, environ, status, request_id, started
-        )
-        return EdgeReply(status, headers, body, served)
 
     async def _write(self, reply: EdgeReply) -> None:
         protocol = self._protocol

@@ -27,12 +27,12 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from uvicorn.server import Server
 from uvicorn_worker import UvicornWorker
 
-from gateway_service.edge import Edge, path_info, request_environ
+from gateway_service.edge import LOOP_METHODS, Edge, path_info, request_environ
 from gateway_service.loop_exchange import LoopExchange
 from shared.logs import write_per_loop_turn
 from shared.problems import PROBLEM_MIMETYPE, problem_body
 
-LOOP_METHODS_BYTES = frozenset({b"GET", b"HEAD"})
+LOOP_METHODS_BYTES = frozenset(method.encode() for method in LOOP_METHODS)  # as parsed
 
 
 class CoalescedWrites:
