@@ -18,11 +18,12 @@ from shared.tokens import (
 
 
 class FakeRedis:
-    """Just the two commands the revocation list uses, with expiry."""
+    """Just the commands the revocation list uses, with expiry; writes and pings noted."""
 
     def __init__(self) -> None:
         self.values: dict[str, tuple[str, float]] = {}
         self.down = False
+        self.writes: list[str] = []  # "set <key>" and "ping", in order
 
     def mget(self, keys: list[str]) -> list[str | None]:
         if self.down:
@@ -33,6 +34,11 @@ class FakeRedis:
 
     def set(self, key: str, value: str, ex: int) -> None:
         self.values[key] = (value, time.time() + ex)
+        self.writes.append(f"set {key}")
+
+    def ping(self) -> bool:
+        self.writes.append("ping")
+        return True
 
 
 @pytest.fixture
@@ -85,3 +91,17 @@ def test_redis_down_fails_closed(verifier, factory, store):
     store.down = True
     with pytest.raises(RevocationUnavailable):
         verifier.verify(factory.token(7))
+
+
+def test_every_revocation_is_followed_by_a_round_trip(store):
+    """Readers that follow Redis's key-change notices rely on it: when the revoking call
+    returns, Redis has sent every notice of the write."""
+    revocations = RevocationList(lambda: store)
+    revocations.revoke_token("j1", time.time() + 60)
+    revocations.revoke_session("s1", time.time() + 60)
+    revocations.revoke_account("7", lifetime=60)
+    assert store.writes == [
+        "set revoked:jti:j1", "ping",
+        "set revoked:sid:s1", "ping",
+        "set revoked:before:7", "ping",
+    ]  # fmt: skip

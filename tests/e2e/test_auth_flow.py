@@ -51,6 +51,24 @@ def test_logout_revokes_the_token_at_auth_and_content_at_once(gateway, user):
     assert refresh.status_code == 401
 
 
+def read_items(gateway: str, token: str, times: int) -> list[int]:
+    """GET /api/items `times` times, each on a new connection (so on any gateway worker)."""
+    return [
+        requests.get(f"{gateway}/api/items", headers=bearer(token), timeout=10).status_code
+        for _ in range(times)
+    ]
+
+
+def test_logout_stops_a_token_that_each_gateway_worker_already_trusts(gateway, user):
+    token = user["tokens"]["access_token"]
+    # Enough reads for every worker to verify the token, read its revocation marks and
+    # then vouch for it without asking Redis again (gateway_service.revocation_news).
+    assert read_items(gateway, token, 40) == [200] * 40
+    logout = requests.post(f"{gateway}/auth/logout", headers=bearer(token), timeout=10)
+    assert logout.status_code == 204
+    assert read_items(gateway, token, 40) == [401] * 40
+
+
 def test_refresh_rotation_and_reuse_detection(gateway, user):
     first = user["tokens"]
     second = requests.post(
@@ -79,6 +97,7 @@ def test_a_refresh_token_is_refused_as_an_access_token_by_content(gateway, user)
 def test_password_change_signs_out_the_other_sessions_everywhere(gateway, user):
     name = user["account"]["username"]
     other = login(gateway, name, user["password"])
+    assert read_items(gateway, other["access_token"], 30) == [200] * 30
     change = requests.put(
         f"{gateway}/auth/me/password",
         json={"current_password": user["password"], "new_password": "another fine passphrase"},
@@ -86,6 +105,7 @@ def test_password_change_signs_out_the_other_sessions_everywhere(gateway, user):
         timeout=10,
     )
     assert change.status_code == 204
+    assert read_items(gateway, other["access_token"], 30) == [401] * 30
     assert create_item(gateway, other["access_token"]).status_code == 401
     assert create_item(gateway, user["tokens"]["access_token"]).status_code == 201
     login(gateway, name, "another fine passphrase")

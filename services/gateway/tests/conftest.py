@@ -309,8 +309,7 @@ class EdgeClient:
         for upstream in self.edge.app.extensions["upstreams"].values():
             if upstream.loop_pool is not None:
                 upstream.loop_pool.close()
-        if self.edge.counter is not None:
-            self.edge.counter.close()
+        self.edge.close()
         self.loop.run_until_complete(asyncio.sleep(0))
         self.loop.close()
 

@@ -3,6 +3,7 @@ everything else handed to the Flask app in threads."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 
@@ -134,6 +135,76 @@ def test_each_token_keeps_its_own_budget_and_revocation(
     assert alice_over.status == 429
 
 
+def news_subscribed(edge) -> None:
+    """Let the edge's loop run until its revocation news is followed."""
+    news = edge.edge.news
+
+    async def wait() -> None:
+        for _ in range(500):
+            if news.live:
+                return
+            await asyncio.sleep(0.01)
+
+    edge.loop.run_until_complete(wait())
+    assert news.live
+
+
+def script_runs(redis_server) -> int:
+    """Round trips the edge has made for counts and marks (its one script)."""
+    stats = redis_server.info("commandstats")
+    return sum(stats.get(f"cmdstat_{name}", {}).get("calls", 0) for name in ("evalsha", "eval"))
+
+
+def test_a_token_vouched_for_costs_no_round_trip_and_its_revocation_counts_at_once(
+    edge_client, tokens, redis_server
+):
+    edge = edge_client()
+    bearer = tokens.bearer(3, "carol", jti="j-carol", sid="s-carol")
+    assert edge.request("GET", "/api/items", bearer).status == 200  # verified in a thread
+    assert edge.request("GET", "/api/items", bearer).on_loop  # starts following the news
+    news_subscribed(edge)
+    assert edge.request("GET", "/api/items", bearer).on_loop  # marks read clean: vouched
+
+    before = script_runs(redis_server)
+    answers = [edge.request("GET", "/api/items", bearer) for _ in range(32)]
+    assert [(a.on_loop, a.status) for a in answers] == [(True, 200)] * 32
+    assert script_runs(redis_server) - before <= 3  # counts reserved 16 at a time
+    remaining = [int(a.header("RateLimit-Remaining") or -1) for a in answers]
+    assert remaining == list(range(remaining[0], remaining[0] - 32, -1))  # one each
+
+    RevocationList(lambda: redis_server).revoke_session("s-carol", time.time() + 900)
+    refused = edge.request("GET", "/api/items/1", bearer)
+    assert (refused.on_loop, refused.status) == (False, 401)
+
+
+def test_an_account_wide_revocation_reaches_a_vouched_token_at_once(
+    edge_client, tokens, redis_server
+):
+    edge = edge_client()
+    old = tokens.bearer(4, "dave", jti="j-dave-old", iat=int(time.time()) - 5)
+    for _ in range(2):
+        edge.request("GET", "/api/items", old)
+    news_subscribed(edge)
+    assert edge.request("GET", "/api/items", old).on_loop
+    RevocationList(lambda: redis_server).revoke_account("4", lifetime=900)  # a new password
+
+    assert edge.request("GET", "/api/items", old).status == 401
+    newer = tokens.bearer(4, "dave", jti="j-dave-new", iat=int(time.time()) + 1)
+    assert edge.request("GET", "/api/items", newer).status == 200  # verified in a thread
+    assert [edge.request("GET", "/api/items", newer).status for _ in range(3)] == [200] * 3
+
+
+def test_batched_counts_stop_exactly_at_the_limit(edge_client, tokens):
+    edge = edge_client(RATE_LIMIT="40/minute")
+    bearer = tokens.bearer(6, "frank")
+    for _ in range(2):  # verified in a thread, then on the loop
+        edge.request("GET", "/api/items", bearer)
+    news_subscribed(edge)
+    answers = [edge.request("GET", "/api/items", bearer) for _ in range(42)]  # 3rd to 44th
+    assert [a.status for a in answers] == [200] * 38 + [429] * 4
+    assert [a.header("RateLimit-Remaining") for a in answers[35:38]] == ["2", "1", "0"]
+
+
 def test_loop_and_threads_count_against_one_budget(edge_client, tokens):
     edge = edge_client(RATE_LIMIT="3/minute")
     bearer = tokens.bearer(5, "eve")
@@ -148,7 +219,9 @@ def test_loop_and_threads_count_against_one_budget(edge_client, tokens):
 
 def test_with_redis_away_the_thread_path_decides(edge_client, upstream):
     edge = edge_client()
-    edge.edge.counter = type(edge.edge.counter)(f"redis://127.0.0.1:{closed_port()}/0", 0.2, 0.2)
+    edge.edge.counts.counter = type(edge.edge.counts.counter)(
+        f"redis://127.0.0.1:{closed_port()}/0", 0.2, 0.2
+    )
     answer = edge.request("GET", "/api/items")
     assert not answer.on_loop
     assert answer.status == 200

@@ -231,7 +231,7 @@ def test_a_fault_in_the_edge_is_a_500_problem(served_edge, alice, monkeypatch, c
     async def broken(*args: Any) -> Any:
         raise RuntimeError("a bug")
 
-    monkeypatch.setattr(client.edge.counter, "incr_and_read", broken)
+    monkeypatch.setattr(client.edge.counts.counter, "incr_and_read", broken)
     with caplog.at_level(logging.ERROR):
         answer = client.request("GET", "/api/items/1", {**alice, "Origin": "http://localhost:5173"})
 

@@ -103,12 +103,21 @@ class Principal:
         return "admin" in self.roles
 
 
+REVOCATION_PREFIX = "revoked:"  # every revocation mark's key starts with it
+
+
 class RevocationList:
     """Redis keys that make tokens invalid before they expire.
 
     revoked:jti:<jti>       one token (kept as long as that token could live)
     revoked:sid:<sid>       every token of one login session
     revoked:before:<sub>    every token of the account issued at or before that instant
+
+    Readers may also learn of new marks from Redis's key-change notices instead of reading
+    them on every request (the gateway does: gateway_service.revocation_news). Redis sends a
+    notice in the same event-loop turn as its reply to the write, but may write the reply
+    first, so each write is followed by one more round trip: when it returns, every notice
+    of the write has left Redis, before the revoking request can be answered.
     """
 
     def __init__(self, get_redis: Callable[[], redis.Redis]) -> None:
@@ -124,9 +133,12 @@ class RevocationList:
     @staticmethod
     def mark_keys(claims: dict[str, Any]) -> list[str]:
         """The keys whose values decide whether the token with these claims is revoked."""
-        keys = [f"revoked:jti:{claims['jti']}", f"revoked:before:{claims['sub']}"]
+        keys = [
+            f"{REVOCATION_PREFIX}jti:{claims['jti']}",
+            f"{REVOCATION_PREFIX}before:{claims['sub']}",
+        ]
         if claims.get("sid"):
-            keys.append(f"revoked:sid:{claims['sid']}")
+            keys.append(f"{REVOCATION_PREFIX}sid:{claims['sid']}")
         return keys
 
     @staticmethod
@@ -138,17 +150,22 @@ class RevocationList:
         return before_mark is not None and float(claims["iat"]) <= float(before_mark)
 
     def revoke_token(self, jti: str, expires_at: float) -> None:
-        self._set(f"revoked:jti:{jti}", expires_at)
+        self._set(f"{REVOCATION_PREFIX}jti:{jti}", "1", _ttl_until(expires_at))
 
     def revoke_session(self, sid: str, expires_at: float) -> None:
-        self._set(f"revoked:sid:{sid}", expires_at)
+        self._set(f"{REVOCATION_PREFIX}sid:{sid}", "1", _ttl_until(expires_at))
 
     def revoke_account(self, sub: str, lifetime: float) -> None:
-        self._get_redis().set(f"revoked:before:{sub}", f"{time.time():.6f}", ex=int(lifetime) + 60)
+        self._set(f"{REVOCATION_PREFIX}before:{sub}", f"{time.time():.6f}", int(lifetime) + 60)
 
-    def _set(self, key: str, expires_at: float) -> None:
-        ttl = max(int(expires_at - time.time()) + LEEWAY_SECONDS + 1, 1)
-        self._get_redis().set(key, "1", ex=ttl)
+    def _set(self, key: str, value: str, ttl: int) -> None:
+        client = self._get_redis()
+        client.set(key, value, ex=ttl)
+        client.ping()  # the barrier after the notices (see the class's docstring)
+
+
+def _ttl_until(expires_at: float) -> int:
+    return max(int(expires_at - time.time()) + LEEWAY_SECONDS + 1, 1)
 
 
 class TokenVerifier:

@@ -3,9 +3,10 @@
 Under gunicorn's threaded workers every request costs a dozen thread hand-offs and
 wake-ups, more CPU than the proxying itself on a small machine. The edge serves the
 gateway's bulk (a GET or HEAD on a routed path, with no body, anonymous or with a token
-the edge already verified once) on the worker's event loop: the fast path's plan, one Redis
-round trip for the rate-limit count and the token's revocation marks, one upstream call over
-a kept-alive loop connection, and the answer. Every other request, and any whose check does
+the edge already verified once) on the worker's event loop: the fast path's plan, the
+rate-limit count and the token's revocation check (from a reserved batch of counts and the
+worker's revocation news, or one Redis round trip when those cannot answer), one upstream
+call over a kept-alive loop connection, and the answer. Every other request, and any whose check does
 not come out plainly, goes to the Flask app (and its own fast path) in a thread pool, so
 every refusal is still written in one place.
 
@@ -33,8 +34,11 @@ from gateway_service.forwarding import request_target
 from gateway_service.limit_storage import LoopHitCounter
 from gateway_service.limits import REDIS_TIMEOUT_SECONDS
 from gateway_service.proxy import call_on_loop
+from gateway_service.rate_leases import LeasedCounts
+from gateway_service.revocation_news import RevocationNews
 from shared.problems import Problem
 from shared.request_id import accept_or_mint
+from shared.tokens import RevocationList
 
 Scope = dict[str, Any]
 Receive = Callable[[], Awaitable[dict[str, Any]]]
@@ -67,11 +71,12 @@ class Edge:
         fast_path = app.wsgi_app
         self.fast_path = fast_path if isinstance(fast_path, FastPath) else None
         redis_url = app.config.get("REDIS_URL")
-        self.counter = (
-            LoopHitCounter(redis_url, REDIS_TIMEOUT_SECONDS, REDIS_TIMEOUT_SECONDS)
-            if redis_url
-            else None
-        )
+        self.counts: LeasedCounts | None = None
+        self.news: RevocationNews | None = None
+        if redis_url:
+            counter = LoopHitCounter(redis_url, REDIS_TIMEOUT_SECONDS, REDIS_TIMEOUT_SECONDS)
+            self.counts = LeasedCounts(counter)
+            self.news = RevocationNews(redis_url, REDIS_TIMEOUT_SECONDS, REDIS_TIMEOUT_SECONDS)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["method"] in LOOP_METHODS:
@@ -123,18 +128,43 @@ class Edge:
         return EdgeReply(status, headers, body, served)
 
     async def _count(self, fast_path: FastPath, plan: Plan) -> tuple[int, float, list[Any]] | None:
-        """The request's rate-limit count and its token's revocation marks, in one Redis
-        round trip; None when the Flask path must check (limits off or kept in memory,
-        Redis away)."""
+        """The request's rate-limit count, its window's end and its token's revocation
+        marks (all None when the token is vouched for); None when the Flask path must
+        check (limits off or kept in memory, Redis away).
+
+        Most requests cost no Redis round trip: the count comes from a batch reserved
+        earlier (gateway_service.rate_leases) and the marks from what the worker hears of
+        them (gateway_service.revocation_news). Otherwise one round trip reserves the next
+        batch and reads the marks the news cannot vouch for.
+        """
         hit = fast_path.hit_of(plan) if fast_path.limiter.enabled else None
-        if hit is None or self.counter is None:
+        counts, news = self.counts, self.news
+        if hit is None or counts is None or news is None:
             return None
+        marks = hit.marks
+        vouched = not marks or news.vouches_for(marks)
+        stamp = None if vouched else news.check_started()
         try:
-            return await self.counter.incr_and_read(
-                hit.storage.prefixed_key(hit.key), hit.expiry, hit.marks
+            count, reset_at, values = await counts.count(
+                hit.storage.prefixed_key(hit.key),
+                hit.expiry,
+                plan.limit.amount,
+                [] if vouched else marks,
             )
         except (redis.RedisError, OSError):
             return None
+        if vouched:
+            values = [None] * len(marks)
+        elif plan.claims and not RevocationList.revoked_by(plan.claims, values):
+            news.read_clean(marks, stamp)
+        return count, reset_at, values
+
+    def close(self) -> None:
+        """Close the worker's Redis connections (the upstream pools are the app's)."""
+        if self.counts is not None:
+            self.counts.counter.close()
+        if self.news is not None:
+            self.news.close()
 
     @staticmethod
     async def _forward(

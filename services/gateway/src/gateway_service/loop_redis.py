@@ -22,6 +22,7 @@ import functools
 import hashlib
 import ssl
 from collections import deque
+from collections.abc import Callable
 from typing import Any
 
 import hiredis
@@ -44,7 +45,7 @@ def _script_sha(script: bytes) -> str:
     return hashlib.sha1(script, usedforsecurity=False).hexdigest()  # the name Redis gives it
 
 
-class _Replies(asyncio.Protocol):
+class Replies(asyncio.Protocol):
     """Matches replies to the commands waiting for them, in the order they were sent."""
 
     def __init__(self) -> None:
@@ -73,13 +74,23 @@ class _Replies(asyncio.Protocol):
                 future = self.waiting.popleft()
                 if not future.done():
                     future.set_result(reply)
+            else:
+                self.pushed(reply)
+
+    def pushed(self, reply: Any) -> None:
+        """A message no command waits for (a subscription's); dropped unless overridden."""
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self.transport = None
+        was_open, self.transport = self.transport is not None, None
         while self.waiting:
             future = self.waiting.popleft()
             if not future.done():
                 future.set_exception(RedisConnectionError("connection to Redis lost"))
+        if was_open:
+            self.lost()
+
+    def lost(self) -> None:
+        """Called once when the connection ends; for subclasses."""
 
 
 def _time_out(future: asyncio.Future[Any]) -> None:
@@ -88,11 +99,18 @@ def _time_out(future: asyncio.Future[Any]) -> None:
 
 
 class LoopRedis:
-    def __init__(self, url: str, timeout: float, connect_timeout: float) -> None:
+    def __init__(
+        self,
+        url: str,
+        timeout: float,
+        connect_timeout: float,
+        protocol: Callable[[], Replies] = Replies,
+    ) -> None:
+        self.protocol = protocol  # what the connection is read by
         self.settings = parse_url(url)
         self.timeout = timeout
         self.connect_timeout = connect_timeout
-        self._replies: _Replies | None = None
+        self._replies: Replies | None = None
         self._connecting: asyncio.Lock | None = None
 
     async def evalsha(self, script: bytes, keys: list[str], args: list[Any]) -> Any:
@@ -106,9 +124,9 @@ class LoopRedis:
             return await self.call("EVAL", script, len(keys), *keys, *args)
 
     async def call(self, *args: Any) -> Any:
-        return await self._exchange(await self._connection(), *args)
+        return await self.exchange(await self._connection(), *args)
 
-    async def _exchange(self, replies: _Replies, *args: Any) -> Any:
+    async def exchange(self, replies: Replies, *args: Any) -> Any:
         """Send one command and wait for its reply; no reply in time drops the connection."""
         future = replies.send(pack(*args))
         loop = replies.loop
@@ -125,7 +143,7 @@ class LoopRedis:
             raise reply
         return reply
 
-    async def _connection(self) -> _Replies:
+    async def _connection(self) -> Replies:
         replies = self._replies
         if replies is not None and replies.transport is not None:
             return replies
@@ -133,16 +151,17 @@ class LoopRedis:
             self._connecting = asyncio.Lock()
         async with self._connecting:  # concurrent requests wait for one connection
             if self._replies is None or self._replies.transport is None:
-                self._replies = await self._connect()
+                self._replies = await self.connect()
             return self._replies
 
-    async def _connect(self) -> _Replies:
+    async def connect(self) -> Replies:
+        """A new connection, authenticated and on its database, read by `protocol`."""
         loop = asyncio.get_running_loop()
         settings = self.settings
         try:
             async with asyncio.timeout(self.connect_timeout):
                 if "path" in settings:
-                    _, replies = await loop.create_unix_connection(_Replies, settings["path"])
+                    _, replies = await loop.create_unix_connection(self.protocol, settings["path"])
                 else:
                     tls = (
                         ssl.create_default_context()
@@ -150,7 +169,7 @@ class LoopRedis:
                         else None
                     )
                     _, replies = await loop.create_connection(
-                        _Replies,
+                        self.protocol,
                         settings.get("host", "localhost"),
                         settings.get("port", 6379),
                         ssl=tls,
@@ -160,9 +179,9 @@ class LoopRedis:
         try:
             if settings.get("password"):
                 credentials = [settings.get("username") or "default", settings["password"]]
-                await self._exchange(replies, "AUTH", *credentials)
+                await self.exchange(replies, "AUTH", *credentials)
             if settings.get("db"):
-                await self._exchange(replies, "SELECT", settings["db"])
+                await self.exchange(replies, "SELECT", settings["db"])
         except BaseException:
             self._drop(replies)
             raise
@@ -172,7 +191,7 @@ class LoopRedis:
         if self._replies is not None:
             self._drop(self._replies)
 
-    def _drop(self, replies: _Replies) -> None:
+    def _drop(self, replies: Replies) -> None:
         if replies.transport is not None:
             replies.transport.close()
         replies.connection_lost(None)

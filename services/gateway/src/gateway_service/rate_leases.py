@@ -1,0 +1,118 @@
+"""Rate-limit counts reserved in small batches, so most requests skip the Redis round trip.
+
+Flask-Limiter's fixed window is one Redis counter per client, endpoint and window, and
+the edge used to add one to it for every request. It now adds several at once (INCRBY n,
+in the same script and round trip as before) and hands the reserved counts out itself,
+one per request, in order. The counter in Redis is always at or above every count handed
+out, so no worker admits a request past the limit, however many workers share it.
+
+One round trip per counter is out at a time: requests that find the batch used up while
+a reservation is on its way wait for it rather than each reserving their own.
+
+What it costs: counts one worker has reserved and not yet used are spent for the others,
+so a client whose requests are spread over several workers can be refused a little
+early, never late. Batches are a quarter of what the window has left, at most
+`max_batch`, so they shrink to single counts as the limit nears; a window's first
+request is counted alone. A batch is not used in its window's last second, because Redis
+reports the window's end rounded to the second.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+from gateway_service.limit_storage import LoopHitCounter
+
+MAX_BATCH = 16
+SHARE = 4  # a batch is at most this fraction of what the window has left
+MAX_ENTRIES = 10_000  # counters followed at once; past that, all start again
+_MARGIN_SECONDS = 1.0
+
+
+class _Lease:
+    __slots__ = ("last", "next", "seen", "usable_until")
+
+    def __init__(self, next_count: int, last: int, usable_until: float, seen: int) -> None:
+        self.next = next_count  # the next count to hand out
+        self.last = last  # the last one reserved, never past the limit
+        self.usable_until = usable_until
+        self.seen = seen  # the counter's value when it was reserved
+
+
+class RateLeases:
+    """One worker's reserved counts, by counter key; used from its event loop only."""
+
+    def __init__(self, max_batch: int = MAX_BATCH) -> None:
+        self.max_batch = max_batch
+        self._leases: dict[str, _Lease] = {}
+
+    def take(self, key: str) -> tuple[int, float] | None:
+        """This request's count and its window's end, from a reserved batch; None when
+        there is none left and Redis must count it."""
+        lease = self._leases.get(key)
+        if lease is None or lease.next > lease.last or time.time() >= lease.usable_until:
+            return None
+        count = lease.next
+        lease.next = count + 1
+        return count, lease.usable_until + _MARGIN_SECONDS
+
+    def batch(self, key: str, amount: int) -> int:
+        """How many counts the next round trip for `key` should add, this request's included."""
+        lease = self._leases.get(key)
+        if lease is None or time.time() >= lease.usable_until:
+            return 1  # a new window, or one not seen lately: count alone
+        if lease.next <= lease.last:
+            return 1  # a request that must go to Redis anyway, while the batch lasts
+        return max(1, min(self.max_batch, (amount - lease.seen) // SHARE))
+
+    def reserved(self, key: str, counter: int, reset_at: float, added: int, amount: int) -> int:
+        """A round trip added `added` to the counter, which now reads `counter`: returns
+        this request's count and keeps the rest (those within `amount`) for later ones."""
+        first = counter - added + 1
+        lease = self._leases.get(key)
+        if lease is not None and lease.next <= lease.last and time.time() < lease.usable_until:
+            lease.seen = max(lease.seen, counter)
+            return first  # counted alone beside a batch that still lasts: keep the batch
+        if len(self._leases) >= MAX_ENTRIES and key not in self._leases:
+            self._leases.clear()
+        # Kept even when nothing is left over: the counter's value sizes the next batch.
+        self._leases[key] = _Lease(
+            first + 1, min(counter, amount), reset_at - _MARGIN_SECONDS, counter
+        )
+        return first
+
+
+class LeasedCounts:
+    """A worker's rate-limit counts: from its reserved batches when it can, else from Redis."""
+
+    def __init__(self, counter: LoopHitCounter, leases: RateLeases | None = None) -> None:
+        self.counter = counter
+        self.leases = leases or RateLeases()
+        self._reserving: dict[str, asyncio.Future[None]] = {}
+
+    async def count(
+        self, key: str, expiry: int, amount: int, read: list[str]
+    ) -> tuple[int, float, list[Any]]:
+        """This request's count on the counter `key` (its storage-prefixed key), when the
+        window ends, and the values of the keys in `read`, read on the round trip (a
+        request with keys to read always makes one). Raises what the Redis call raises."""
+        leases = self.leases
+        while not read:
+            taken = leases.take(key)
+            if taken is not None:
+                return taken[0], taken[1], []
+            on_its_way = self._reserving.get(key)
+            if on_its_way is None:
+                break
+            await on_its_way  # then take from its batch, or reserve the next
+        added = leases.batch(key, amount)
+        reserving = self._reserving.setdefault(key, asyncio.get_running_loop().create_future())
+        try:
+            total, reset_at, values = await self.counter.incr_and_read(key, expiry, read, added)
+            return leases.reserved(key, total, reset_at, added, amount), reset_at, values
+        finally:
+            if self._reserving.get(key) is reserving:
+                del self._reserving[key]
+                reserving.set_result(None)
