@@ -74,9 +74,13 @@ def test_redis_down_fails_closed_for_tokens_and_open_for_public_reads(
     gateway = outages.gateway
     user = register(gateway)
     item = _item(gateway, user["headers"])
+    # Read often enough that each gateway worker trusts the token from its revocation news.
+    assert _read_item_statuses(gateway, item["id"], user["headers"], 30) == [200] * 30
 
     redis.stop()
     try:
+        # Trusted or not, a token is not taken while revocation cannot be checked.
+        assert _read_item_statuses(gateway, item["id"], user["headers"], 10) == [503] * 10
         me = requests.get(f"{gateway}/auth/me", headers=user["headers"], timeout=20)
         body = assert_problem(me, 503)
         assert "Retry-After" in me.headers, body
@@ -104,6 +108,22 @@ def test_redis_down_fails_closed_for_tokens_and_open_for_public_reads(
     assert again["owner_id"] == user["account"]["id"]
     # A fresh login works too: throttling counters live in Redis.
     assert login(gateway, user["username"], user["password"])["access_token"]
+    # The workers follow revocations again after Redis came back: a logout stops the token
+    # on every worker at once.
+    assert _read_item_statuses(gateway, item["id"], user["headers"], 30) == [200] * 30
+    logout = requests.post(f"{gateway}/auth/logout", headers=user["headers"], timeout=20)
+    assert logout.status_code == 204
+    assert _read_item_statuses(gateway, item["id"], user["headers"], 30) == [401] * 30
+
+
+def _read_item_statuses(
+    gateway: str, item_id: int, headers: dict[str, str], times: int
+) -> list[int]:
+    """GET one item `times` times, each on a new connection (so on any gateway worker)."""
+    return [
+        requests.get(f"{gateway}/api/items/{item_id}", headers=headers, timeout=20).status_code
+        for _ in range(times)
+    ]
 
 
 def _profile_status(gateway: str, account_id: int) -> int:
