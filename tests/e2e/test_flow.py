@@ -96,6 +96,37 @@ def test_request_id_crosses_every_service_and_lands_in_their_logs(stack, user):
     assert gateway_lines and content_lines
 
 
+def test_reads_answered_on_the_gateway_loop_leave_the_same_access_lines(stack, user):
+    item = requests.post(
+        f"{stack.gateway}/api/items", json={"name": "Read", "price": 1}, headers=user["headers"]
+    ).json()
+    ids = ["e2e-read-" + uuid.uuid4().hex for _ in range(6)]
+    for request_id in ids:  # a token's first reads verify it; the rest are served on the loop
+        response = requests.get(
+            f"{stack.gateway}/api/items/{item['id']}",
+            headers={**user["headers"], "X-Request-ID": request_id},
+            timeout=10,
+        )
+        assert response.status_code == 200
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        lines = [ln for ln in stack.log("gateway").splitlines() if "e2e-read-" in ln]
+        if len(lines) >= len(ids):
+            break
+        time.sleep(0.1)
+    entries = {entry["request_id"]: entry for entry in map(json.loads, lines)}
+    assert set(entries) == set(ids)
+    for entry in entries.values():
+        assert entry["logger"] == "access"
+        assert (entry["service"], entry["level"]) == ("gateway", "INFO")
+        assert entry["message"] == f"GET /api/items/{item['id']} 200"
+        assert (entry["method"], entry["path"], entry["status"]) == (
+            "GET", f"/api/items/{item['id']}", 200
+        )  # fmt: skip
+        assert isinstance(entry["duration_ms"], float) and entry["duration_ms"] > 0
+        assert entry["ts"].endswith("Z")
+
+
 def test_invalid_request_id_is_replaced(gateway):
     response = requests.get(f"{gateway}/healthz", headers={"X-Request-ID": "no spaces!"}, timeout=5)
     assert response.headers["X-Request-ID"] != "no spaces!"

@@ -11,6 +11,8 @@ import time
 
 from flask import Flask, Response, g, request
 
+from shared.logs import write_access_line
+
 HEADER = "X-Request-ID"
 _VALID = re.compile(r"[A-Za-z0-9._-]{1,128}")
 
@@ -80,12 +82,17 @@ def log_access(
     """The access log line every answer gets (request_id: when no Flask request is current)."""
     if not access_log.isEnabledFor(logging.INFO):
         return
+    duration_ms = round(elapsed_ms, 2) if elapsed_ms is not None else None
+    if request_id and write_access_line(
+        access_log, request_id, (method, path, status, duration_ms)
+    ):
+        return
     record = _access_record((method, path, status))
     attrs = record.__dict__
     attrs["method"] = method
     attrs["path"] = path
     attrs["status"] = status
-    attrs["duration_ms"] = round(elapsed_ms, 2) if elapsed_ms is not None else None
+    attrs["duration_ms"] = duration_ms
     if request_id is not None:
         attrs["request_id"] = request_id
     access_log.handle(record)

@@ -6,9 +6,9 @@ gateway's bulk (a GET or HEAD on a routed path, with no body, anonymous or with 
 the edge already verified once) on the worker's event loop: the fast path's plan, the
 rate-limit count and the token's revocation check (from a reserved batch of counts and the
 worker's revocation news, or one Redis round trip when those cannot answer), one upstream
-call over a kept-alive loop connection, and the answer. Every other request, and any whose check does
-not come out plainly, goes to the Flask app (and its own fast path) in a thread pool, so
-every refusal is still written in one place.
+call over a kept-alive loop connection, and the answer. Every other request, and any
+whose check does not come out plainly, goes to the Flask app (and its own fast path) in a
+thread pool, so every refusal is still written in one place.
 
 Run it with the worker in gateway_service.worker; the Flask app alone still runs under any
 WSGI server.
