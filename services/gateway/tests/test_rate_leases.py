@@ -149,3 +149,21 @@ def test_a_request_with_keys_to_read_always_makes_the_round_trip(run):
     # The batch is kept, not thrown away: the next 15 requests use it.
     assert [run(counts.count("k", 60, 600, []))[0] for _ in range(15)] == list(range(3, 18))
     assert counter.window.trips == trips + 1
+
+
+def test_a_read_while_a_reservation_is_on_its_way_counts_alone(run):
+    counter = SlowCounter()
+    counts = LeasedCounts(counter)  # type: ignore[arg-type]
+    run(counts.count("k", 60, 600, []))  # the window's first count: 1
+
+    async def batch_and_read() -> list[int]:
+        answers = await asyncio.gather(
+            counts.count("k", 60, 600, []),  # reserves 2 to 17
+            counts.count("k", 60, 600, ["revoked:jti:x"]),  # meanwhile: 18, alone
+            counts.count("k", 60, 600, []),  # waits for the batch: 3
+        )
+        return [answer[0] for answer in answers]
+
+    assert run(batch_and_read()) == [2, 18, 3]
+    assert counter.window.value == 18  # nothing reserved that nobody can use
+    assert [run(counts.count("k", 60, 600, []))[0] for _ in range(14)] == list(range(4, 18))

@@ -107,12 +107,16 @@ class LeasedCounts:
             if on_its_way is None:
                 break
             await on_its_way  # then take from its batch, or reserve the next
-        added = leases.batch(key, amount)
-        reserving = self._reserving.setdefault(key, asyncio.get_running_loop().create_future())
+        # A trip while another is on its way (one reading keys) counts its request alone.
+        reserving = None
+        added = 1
+        if key not in self._reserving:
+            reserving = self._reserving[key] = asyncio.get_running_loop().create_future()
+            added = leases.batch(key, amount)
         try:
             total, reset_at, values = await self.counter.incr_and_read(key, expiry, read, added)
             return leases.reserved(key, total, reset_at, added, amount), reset_at, values
         finally:
-            if self._reserving.get(key) is reserving:
+            if reserving is not None:
                 del self._reserving[key]
                 reserving.set_result(None)

@@ -30,8 +30,6 @@ import logging
 import select
 from typing import Any
 
-from redis.exceptions import RedisError
-
 from gateway_service.loop_redis import LoopRedis, Replies
 from shared.tokens import REVOCATION_PREFIX
 
@@ -146,10 +144,11 @@ class RevocationNews:
         while True:
             try:
                 notices = await self._subscribe()
-            except (RedisError, OSError, TimeoutError) as exc:
+            except Exception as exc:  # whatever it is, the edge reads marks per request
                 if not self._warned:
                     log.warning(
-                        "revocation news unavailable (%s); reading marks on every request",
+                        "revocation news unavailable (%s: %s); reading marks on every request",
+                        type(exc).__name__,
                         exc,
                     )
                     self._warned = True
