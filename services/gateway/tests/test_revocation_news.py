@@ -198,3 +198,28 @@ def test_without_redis_nothing_is_vouched_for_and_one_warning_is_logged(run, cap
         assert len(warnings) == 1
     finally:
         news.close()
+
+
+def test_a_redis_user_not_allowed_to_track_gets_per_request_reads(redis_server, run, caplog):
+    redis_server.execute_command(
+        "ACL", "SETUSER", "no-tracking", "on", ">pw", "~*", "+@all", "-client"
+    )
+    caplog.set_level(logging.WARNING, logger="gateway_service.revocation_news")
+    news = RevocationNews(
+        f"unix://no-tracking:pw@{redis_server.socket_file}", 1.0, 1.0, retry_seconds=0.02
+    )
+
+    async def check() -> int | None:
+        return news.check_started()
+
+    try:
+        assert run(check()) is None
+        run(asyncio.sleep(0.2))
+        assert not news.live
+        news.read_clean(ALICE, run(check()))
+        assert not news.vouches_for(ALICE)
+        warnings = [r.getMessage() for r in caplog.records]
+        assert len(warnings) == 1 and "NOPERM" in warnings[0]
+    finally:
+        news.close()
+        redis_server.execute_command("ACL", "DELUSER", "no-tracking")
