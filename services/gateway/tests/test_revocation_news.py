@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import socket
+import threading
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -223,3 +226,83 @@ def test_a_redis_user_not_allowed_to_track_gets_per_request_reads(redis_server, 
     finally:
         news.close()
         redis_server.execute_command("ACL", "DELUSER", "no-tracking")
+
+
+class FreezingRelay:
+    """A Unix-socket relay to Redis that can go silent without closing anything, as a
+    connection whose middlebox dropped it does."""
+
+    def __init__(self, path: str, target: str) -> None:
+        self.path, self.target = path, target
+        self.frozen = threading.Event()
+        self.sockets: list[socket.socket] = []
+        self.listener = socket.socket(socket.AF_UNIX)
+        self.listener.bind(path)
+        self.listener.listen()
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        with contextlib.suppress(OSError):
+            while True:
+                client, _ = self.listener.accept()
+                upstream = socket.socket(socket.AF_UNIX)
+                upstream.connect(self.target)
+                self.sockets += [client, upstream]
+                for source, sink in ((client, upstream), (upstream, client)):
+                    threading.Thread(target=self._pump, args=(source, sink), daemon=True).start()
+
+    def _pump(self, source: socket.socket, sink: socket.socket) -> None:
+        with contextlib.suppress(OSError):
+            while data := source.recv(65536):
+                if not self.frozen.is_set():
+                    sink.sendall(data)
+
+    def close(self) -> None:
+        self.listener.close()
+        for sock in self.sockets:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+            sock.close()
+
+
+def test_trust_lapses_when_redis_goes_silent_on_the_subscription(redis_server, run, tmp_path):
+    relay = FreezingRelay(str(tmp_path / "relay.sock"), redis_server.socket_file)
+    news = RevocationNews(
+        f"unix://{relay.path}", 0.2, 0.2, retry_seconds=0.05, heartbeat_seconds=0.1
+    )
+    try:
+        subscribed(news, run)
+        vouch(news, ALICE, run)
+        run(asyncio.sleep(0.5))  # heartbeats answered: trust holds
+        assert news.vouches_for(ALICE)
+
+        relay.frozen.set()  # nothing arrives any more, and nothing says so
+        run(asyncio.sleep(0.1 + 0.2 + 0.1))  # a heartbeat, its timeout, and some slack
+        assert not news.live  # the unanswered ping dropped the connection
+        assert not news.vouches_for(ALICE)
+
+        relay.frozen.clear()
+        assert settle(run, lambda: news.live)  # subscribed again, trusting nothing from before
+        assert not news.vouches_for(ALICE)
+    finally:
+        news.close()
+        relay.close()
+
+
+def test_a_notice_that_arrives_before_a_pings_answer_is_not_taken_for_it(run):
+    news = RevocationNews("redis://127.0.0.1:1/0", 1.0, 1.0)
+    heard: list[object] = []
+    news.heard = heard.append  # type: ignore[method-assign]
+
+    async def ping_answered_after_a_notice() -> object:
+        notices = revocation_news._Notices(news)
+        notices.connection_made(type("Transport", (), {"write": lambda self, data: None})())
+        answer = notices.send(b"*1\r\n$4\r\nPING\r\n")
+        notices.data_received(
+            b"*3\r\n$7\r\nmessage\r\n$20\r\n__redis__:invalidate\r\n*1\r\n$12\r\nrevoked:jti:\r\n"
+            b"*2\r\n$4\r\npong\r\n$0\r\n\r\n"
+        )
+        return await answer
+
+    assert run(ping_answered_after_a_notice()) == [b"pong", b""]
+    assert heard == [[b"revoked:jti:"]]

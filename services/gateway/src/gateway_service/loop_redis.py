@@ -70,12 +70,16 @@ class Replies(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         self.reader.feed(data)
         while (reply := self.reader.gets()) is not False:
-            if self.waiting:
+            if self.waiting and not self.is_pushed(reply):
                 future = self.waiting.popleft()
                 if not future.done():
                     future.set_result(reply)
             else:
                 self.pushed(reply)
+
+    def is_pushed(self, reply: Any) -> bool:
+        """Whether a reply is a message sent unasked (a subscription's), not a command's."""
+        return False
 
     def pushed(self, reply: Any) -> None:
         """A message no command waits for (a subscription's); dropped unless overridden."""

@@ -20,7 +20,10 @@ A revocation is never missed by a request that follows it:
 
 If Redis cannot track (an old server, CLIENT disabled), the worker stays on per-request
 reads; a lost subscription is made again after `retry_seconds`, and everything vouched
-for before it is forgotten.
+for before it is forgotten. The worker pings Redis on the subscription every
+`heartbeat_seconds` and drops it when a ping goes unanswered for the command timeout, so
+a connection that breaks without a word (a middlebox dropping it) hides notices for at
+most that long (1.5 s by default) before the worker reads marks per request again.
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import select
-from typing import Any
+from typing import Any, cast
 
 from gateway_service.loop_redis import LoopRedis, Replies
 from shared.tokens import REVOCATION_PREFIX
@@ -39,6 +42,7 @@ CHANNEL = b"__redis__:invalidate"  # where Redis sends tracking notices
 # Bounds on what is remembered; past them everything is forgotten and read again.
 MAX_TOKENS = 10_000
 MAX_CHANGED_MARKS = 10_000
+HEARTBEAT_SECONDS = 1.0  # how often Redis is asked, on the subscription, whether it is there
 
 
 class _Notices(Replies):
@@ -47,18 +51,18 @@ class _Notices(Replies):
     def __init__(self, news: RevocationNews) -> None:
         super().__init__()
         self.news = news
-        self.ended: asyncio.Future[None] | None = None
+        # Made by the loop's create_connection(), so on the loop.
+        self.ended: asyncio.Future[None] = asyncio.get_running_loop().create_future()
 
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        super().connection_made(transport)
-        self.ended = self.loop.create_future()
+    def is_pushed(self, reply: Any) -> bool:
+        return isinstance(reply, list) and len(reply) == 3 and reply[0] == b"message"
 
     def pushed(self, reply: Any) -> None:
-        if isinstance(reply, list) and len(reply) == 3 and reply[:2] == [b"message", CHANNEL]:
+        if self.is_pushed(reply) and reply[1] == CHANNEL:
             self.news.heard(reply[2])
 
     def lost(self) -> None:
-        if self.ended is not None and not self.ended.done():
+        if not self.ended.done():
             self.ended.set_result(None)
 
 
@@ -66,10 +70,16 @@ class RevocationNews:
     """What one worker has heard of revocation marks; used from its event loop only."""
 
     def __init__(
-        self, url: str, timeout: float, connect_timeout: float, retry_seconds: float = 1.0
+        self,
+        url: str,
+        timeout: float,
+        connect_timeout: float,
+        retry_seconds: float = 1.0,
+        heartbeat_seconds: float = HEARTBEAT_SECONDS,
     ) -> None:
         self._redis = LoopRedis(url, timeout, connect_timeout, protocol=lambda: _Notices(self))
         self.retry_seconds = retry_seconds
+        self.heartbeat_seconds = heartbeat_seconds
         self._notices: _Notices | None = None  # while subscribed
         self._poll: select.poll | None = None  # on the subscription's socket
         self._heard = 0  # notices and resets heard, counting up
@@ -147,21 +157,30 @@ class RevocationNews:
             except Exception as exc:  # whatever it is, the edge reads marks per request
                 if not self._warned:
                     log.warning(
-                        "revocation news unavailable (%s: %s); reading marks on every request",
-                        type(exc).__name__,
-                        exc,
+                        "revocation news unavailable (%s); reading marks on every request",
+                        f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__,
                     )
                     self._warned = True
             else:
                 self._warned = False
-                assert notices.ended is not None
-                await notices.ended
+                await self._keep_beating(notices)
                 self._down()
             await asyncio.sleep(self.retry_seconds)
 
+    async def _keep_beating(self, notices: _Notices) -> None:
+        """Ping Redis on the subscription until it ends; one not answered in time ends it."""
+        ended = notices.ended
+        while not ended.done():
+            await asyncio.wait([ended], timeout=self.heartbeat_seconds)
+            if ended.done():
+                return
+            try:
+                await self._redis.exchange(notices, "PING")  # a late answer drops the connection
+            except Exception:
+                return
+
     async def _subscribe(self) -> _Notices:
-        notices = await self._redis.connect()
-        assert isinstance(notices, _Notices)
+        notices = cast(_Notices, await self._redis.connect())  # made by our protocol factory
         try:
             own_id = await self._redis.exchange(notices, "CLIENT", "ID")
             await self._redis.exchange(
@@ -183,6 +202,8 @@ class RevocationNews:
         return notices
 
     def _down(self) -> None:
+        if self._notices is not None:
+            _close(self._notices)
         self._notices = self._poll = None
         self._forget_all()
 
@@ -190,8 +211,6 @@ class RevocationNews:
         if self._task is not None:
             self._task.cancel()
             self._task = None
-        if self._notices is not None:
-            _close(self._notices)
         self._down()
 
 
