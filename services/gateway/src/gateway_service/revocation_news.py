@@ -116,7 +116,7 @@ class RevocationNews:
         return self._heard
 
     def read_clean(self, marks: list[str], stamp: int | None) -> None:
-        """A read of `marks` stamped `stamp` found none set: vouch for the token."""
+        """A read of `marks` stamped `stamp` found the token not revoked: vouch for it."""
         if stamp is None:
             return  # notices, flushes and reconnections since the stamp: vouches_for()
         if len(self._vouched) >= MAX_TOKENS:
