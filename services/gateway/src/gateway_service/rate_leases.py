@@ -12,7 +12,7 @@ a reservation is on its way wait for it rather than each reserving their own.
 What it costs: counts one worker has reserved and not yet used are spent for the others,
 so a client whose requests are spread over several workers can be refused a little
 early, never late. Batches are a quarter of what the window has left, at most
-`max_batch`, so they shrink to single counts as the limit nears; a window's first
+MAX_BATCH, so they shrink to single counts as the limit nears; a window's first
 request is counted alone. A batch is not used in its window's last second, because Redis
 reports the window's end rounded to the second.
 """
@@ -32,64 +32,70 @@ _MARGIN_SECONDS = 1.0
 
 
 class _Lease:
-    __slots__ = ("last", "next", "seen", "usable_until")
+    __slots__ = ("last", "next", "reset_at", "seen")
 
-    def __init__(self, next_count: int, last: int, usable_until: float, seen: int) -> None:
+    def __init__(self, next_count: int, last: int, reset_at: float, seen: int) -> None:
         self.next = next_count  # the next count to hand out
         self.last = last  # the last one reserved, never past the limit
-        self.usable_until = usable_until
+        self.reset_at = reset_at  # when the window ends, as Redis reported it
         self.seen = seen  # the counter's value when it was reserved
+
+    def in_use(self, now: float) -> bool:
+        """Whether the lease's window may still be counted in (not its last second)."""
+        return now < self.reset_at - _MARGIN_SECONDS
+
+    def lasts(self, now: float) -> bool:
+        """Whether counts are left to hand out, in a window still in use."""
+        return self.next <= self.last and self.in_use(now)
 
 
 class RateLeases:
     """One worker's reserved counts, by counter key; used from its event loop only."""
 
-    def __init__(self, max_batch: int = MAX_BATCH) -> None:
-        self.max_batch = max_batch
+    def __init__(self) -> None:
         self._leases: dict[str, _Lease] = {}
 
     def take(self, key: str) -> tuple[int, float] | None:
         """This request's count and its window's end, from a reserved batch; None when
         there is none left and Redis must count it."""
         lease = self._leases.get(key)
-        if lease is None or lease.next > lease.last or time.time() >= lease.usable_until:
+        if lease is None or not lease.lasts(time.time()):
             return None
         count = lease.next
         lease.next = count + 1
-        return count, lease.usable_until + _MARGIN_SECONDS
+        return count, lease.reset_at
 
     def batch(self, key: str, amount: int) -> int:
         """How many counts the next round trip for `key` should add, this request's included."""
         lease = self._leases.get(key)
-        if lease is None or time.time() >= lease.usable_until:
+        now = time.time()
+        if lease is None or not lease.in_use(now):
             return 1  # a new window, or one not seen lately: count alone
-        if lease.next <= lease.last:
+        if lease.lasts(now):
             return 1  # a request that must go to Redis anyway, while the batch lasts
-        return max(1, min(self.max_batch, (amount - lease.seen) // SHARE))
+        return max(1, min(MAX_BATCH, (amount - lease.seen) // SHARE))
 
     def reserved(self, key: str, counter: int, reset_at: float, added: int, amount: int) -> int:
         """A round trip added `added` to the counter, which now reads `counter`: returns
         this request's count and keeps the rest (those within `amount`) for later ones."""
         first = counter - added + 1
         lease = self._leases.get(key)
-        if lease is not None and lease.next <= lease.last and time.time() < lease.usable_until:
+        if lease is not None and lease.lasts(time.time()):
             lease.seen = max(lease.seen, counter)
             return first  # counted alone beside a batch that still lasts: keep the batch
         if len(self._leases) >= MAX_ENTRIES and key not in self._leases:
             self._leases.clear()
         # Kept even when nothing is left over: the counter's value sizes the next batch.
-        self._leases[key] = _Lease(
-            first + 1, min(counter, amount), reset_at - _MARGIN_SECONDS, counter
-        )
+        self._leases[key] = _Lease(first + 1, min(counter, amount), reset_at, counter)
         return first
 
 
 class LeasedCounts:
     """A worker's rate-limit counts: from its reserved batches when it can, else from Redis."""
 
-    def __init__(self, counter: LoopHitCounter, leases: RateLeases | None = None) -> None:
+    def __init__(self, counter: LoopHitCounter) -> None:
         self.counter = counter
-        self.leases = leases or RateLeases()
+        self.leases = RateLeases()
         self._reserving: dict[str, asyncio.Future[None]] = {}
 
     async def count(
