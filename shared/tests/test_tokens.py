@@ -120,3 +120,45 @@ def test_unknown_kid_refetches_at_most_once_per_cooldown(factory):
         with pytest.raises(InvalidToken):
             verifier.verify(TokenFactory().token(1))
     assert len(calls) == 1
+
+
+@pytest.mark.parametrize(
+    "typ",
+    [
+        pytest.param(None, id="no typ"),
+        pytest.param("JWT", id="JWT (an ID token's)"),
+        pytest.param("refresh+jwt", id="a refresh token's"),
+        pytest.param("at+jwt+evil", id="look-alike"),
+    ],
+)
+def test_a_bearer_token_must_be_typed_at_jwt(verifier, factory, typ):
+    """RFC 9068 / RFC 8725 3.11: nothing but `at+jwt` is an access token, whatever its claims."""
+    # PyJWT leaves `typ` out when it is given as None.
+    token = factory.token(7, headers={"typ": typ})
+    assert jwt.get_unverified_header(token).get("typ") == typ
+    with pytest.raises(InvalidToken, match="at\\+jwt"):
+        verifier.verify(token)
+
+
+def test_the_full_media_type_is_accepted(verifier, factory):
+    token = factory.token(7, headers={"typ": "application/at+JWT"})
+    assert verifier.verify(token)["sub"] == "7"
+
+
+def test_a_refresh_token_is_refused_as_access_and_the_reverse(verifier, factory):
+    refresh = factory.token(7, type="refresh")
+    with pytest.raises(InvalidToken):
+        verifier.verify(refresh)
+    assert verifier.verify(refresh, expected_type="refresh")["type"] == "refresh"
+    with pytest.raises(InvalidToken):
+        verifier.verify(factory.token(7), expected_type="refresh")
+
+
+def test_an_access_token_needs_a_client_id(verifier, factory):
+    claims = factory.claims(7)
+    del claims["client_id"]
+    token = jwt.encode(
+        claims, factory.private_key, "RS256", headers={"kid": factory.kid, "typ": "at+jwt"}
+    )
+    with pytest.raises(InvalidToken, match="client_id"):
+        verifier.verify(token)

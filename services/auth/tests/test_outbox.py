@@ -129,8 +129,9 @@ def test_delivery_carries_the_contract_body_and_a_service_token(app, receiver, r
     with app.app_context():
         key_set = app.extensions["key_store"].ring().jwks()
     verifier = TokenVerifier(JwksCache(lambda: key_set), "flask-suite-auth", "flask-suite")
-    claims = verifier.verify(token, expected_type="service")
-    assert claims["sub"] == "service:auth"
+    claims = verifier.verify(token)
+    assert (claims["sub"], claims["client_id"]) == ("auth-relay", "auth-relay")
+    assert claims["scope"] == "events:write"
     assert claims["exp"] - claims["iat"] == 60
     assert events(app)[0].delivered_at is not None
     with app.app_context():

@@ -104,9 +104,8 @@ def auth_headers(tokens: TokenFactory) -> dict[str, str]:
 
 @pytest.fixture
 def service_headers(tokens: TokenFactory) -> dict[str, str]:
-    """Auth's service token, as auth's outbox sends it."""
-    token = tokens.token(0, sub="service:auth", type="service", username=None, roles=None)
-    return {"Authorization": f"Bearer {token}"}
+    """A client credentials token of auth's relay, as auth's outbox sends it."""
+    return {"Authorization": f"Bearer {tokens.relay_token()}"}
 
 
 @pytest.fixture

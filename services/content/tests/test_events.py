@@ -101,20 +101,38 @@ def test_events_need_a_token(client):
         pytest.param(lambda t: t.bearer(1, "root", roles=["admin"]), id="admin access token"),
     ],
 )
-def test_events_refuse_user_tokens(client, tokens, make_headers):
+def test_events_refuse_user_tokens(client, tokens, make_headers, create_account):
+    create_account(1, "alice")
     body = {
         "id": "x",
         "type": "account.deleted",
         "occurred_at": "2026-01-01T00:00:00Z",
         "data": {"account_id": 1},
     }
-    assert (
-        client.post("/internal/events", json=body, headers=make_headers(tokens)).status_code == 401
-    )
+    response = client.post("/internal/events", json=body, headers=make_headers(tokens))
+    assert response.status_code == 403
+    assert client.get("/api/users/1").status_code == 200  # the account was not deleted
 
 
-def test_events_refuse_a_service_token_of_another_service(client, tokens):
-    token = tokens.token(0, sub="service:gateway", type="service")
+@pytest.mark.parametrize(
+    ("token", "status"),
+    [
+        pytest.param(lambda t: t.relay_token(client_id="another-client"), 403, id="another client"),
+        pytest.param(lambda t: t.relay_token(scope="profile"), 403, id="without events:write"),
+        pytest.param(
+            lambda t: t.token(0, sub="auth-relay", client_id="auth-relay", type="refresh"),
+            401,
+            id="refresh token of the relay",
+        ),
+        pytest.param(
+            lambda t: t.token(0, sub="auth-relay", client_id="auth-relay", headers={"typ": "JWT"}),
+            401,
+            id="not typed at+jwt",
+        ),
+    ],
+)
+def test_events_refuse_other_credentials(client, tokens, token, status, create_account):
+    create_account(1, "alice")
     body = {
         "id": "x",
         "type": "account.deleted",
@@ -122,15 +140,25 @@ def test_events_refuse_a_service_token_of_another_service(client, tokens):
         "data": {"account_id": 1},
     }
     response = client.post(
-        "/internal/events", json=body, headers={"Authorization": f"Bearer {token}"}
+        "/internal/events", json=body, headers={"Authorization": f"Bearer {token(tokens)}"}
+    )
+    assert response.status_code == status
+    assert client.get("/api/users/1").status_code == 200  # the account was not deleted
+
+
+def test_events_without_scope_say_insufficient_scope(client, tokens):
+    token = tokens.relay_token(scope="profile")
+    response = client.post(
+        "/internal/events", json={}, headers={"Authorization": f"Bearer {token}"}
     )
     assert response.status_code == 403
+    assert 'error="insufficient_scope"' in response.headers["WWW-Authenticate"]
 
 
 def test_events_refuse_a_forged_service_token(client):
     from shared.testing import TokenFactory
 
-    forged = TokenFactory().token(0, sub="service:auth", type="service")
+    forged = TokenFactory().relay_token()
     body = {
         "id": "x",
         "type": "account.deleted",

@@ -78,6 +78,9 @@ def base_settings(service: str) -> dict[str, Any]:
         # delay must exceed it).
         "JWKS_REFETCH_COOLDOWN": env_float("JWKS_REFETCH_COOLDOWN", 10.0),
         "SERVICE_TOKEN": env_str("SERVICE_TOKEN", DEV_SECRET),
+        # The OAuth client auth's outbox relay authenticates as (client credentials grant);
+        # content accepts account events only from it.
+        "RELAY_CLIENT_ID": env_str("RELAY_CLIENT_ID", "auth-relay"),
         "JSON_SORT_KEYS": False,
     }
 

@@ -13,6 +13,12 @@ import jwt
 from cryptography.hazmat.primitives.asymmetric import rsa
 from jwt.algorithms import RSAAlgorithm
 
+from shared.tokens import TOKEN_TYPES
+
+# What a token from the suite's own login carries (auth_service.scopes.first_party_scope).
+FIRST_PARTY_CLIENT_ID = "flask-suite"
+FIRST_PARTY_SCOPE = "profile items:write posts:write"
+
 
 class TokenFactory:
     def __init__(self, issuer: str = "flask-suite-auth", audience: str = "flask-suite") -> None:
@@ -30,6 +36,7 @@ class TokenFactory:
         self, account_id: int, username: str = "user", roles: list[str] | None = None, **extra: Any
     ) -> dict[str, Any]:
         now = int(time.time())
+        scope = FIRST_PARTY_SCOPE + (" admin" if "admin" in (roles or []) else "")
         return {
             "sub": str(account_id),
             "username": username,
@@ -42,6 +49,8 @@ class TokenFactory:
             "jti": uuid.uuid4().hex,
             "sid": uuid.uuid4().hex,
             "type": "access",
+            "client_id": FIRST_PARTY_CLIENT_ID,
+            "scope": scope,
             **extra,
         }
 
@@ -53,11 +62,21 @@ class TokenFactory:
         headers: dict[str, Any] | None = None,
         **extra: Any,
     ) -> str:
+        claims = self.claims(account_id, username, roles, **extra)
+        typ = TOKEN_TYPES.get(claims["type"], "JWT")
         return jwt.encode(
-            self.claims(account_id, username, roles, **extra),
+            claims,
             self.private_key,
             algorithm="RS256",
-            headers={"kid": self.kid, **(headers or {})},
+            headers={"kid": self.kid, "typ": typ, **(headers or {})},
+        )
+
+    def relay_token(self, client_id: str = "auth-relay", scope: str = "events:write") -> str:
+        """A client credentials token, as auth's outbox relay sends with account events."""
+        claims = self.claims(0, sub=client_id, client_id=client_id, scope=scope)
+        del claims["username"], claims["roles"], claims["sid"]  # no user behind it
+        return jwt.encode(
+            claims, self.private_key, algorithm="RS256", headers={"kid": self.kid, "typ": "at+jwt"}
         )
 
     def bearer(

@@ -19,8 +19,13 @@ import redis
 log = logging.getLogger(__name__)
 
 ALGORITHMS = ("RS256",)
-REQUIRED_CLAIMS = ("sub", "iss", "aud", "iat", "nbf", "exp", "jti", "type")
+REQUIRED_CLAIMS = ("sub", "iss", "aud", "iat", "nbf", "exp", "jti", "type", "client_id")
 LEEWAY_SECONDS = 5
+
+# The JOSE `typ` header of each kind of token auth signs (RFC 8725 3.11: explicit typing).
+# Access tokens are RFC 9068's `at+jwt`, so a generic validator checking `typ` takes nothing
+# else as one; refresh tokens have their own type.
+TOKEN_TYPES = {"access": "at+jwt", "refresh": "refresh+jwt"}
 
 
 class InvalidToken(Exception):
@@ -196,6 +201,8 @@ class TokenVerifier:
         # Only the pinned algorithm; jku, x5u and jwk headers are never consulted.
         if header.get("alg") not in ALGORITHMS:
             raise InvalidToken("algorithm not allowed")
+        if media_type(header.get("typ")) != TOKEN_TYPES[expected_type]:
+            raise InvalidToken(f"expected a token of type {TOKEN_TYPES[expected_type]}")
         kid = header.get("kid")
         if not isinstance(kid, str):
             raise InvalidToken("token has no key id")
@@ -217,6 +224,20 @@ class TokenVerifier:
         if not isinstance(claims.get("sub"), str):
             raise InvalidToken("sub must be a string")
         return claims
+
+
+def media_type(typ: Any) -> str:
+    """A `typ` header as a bare, lower-case media type (RFC 7515 4.1.9 allows both forms)."""
+    if not isinstance(typ, str):
+        return ""
+    typ = typ.strip().lower()
+    return typ.removeprefix("application/")
+
+
+def scopes(claims: dict[str, Any]) -> frozenset[str]:
+    """The space-separated `scope` claim as a set (RFC 9068 2.2.3)."""
+    scope = claims.get("scope")
+    return frozenset(scope.split()) if isinstance(scope, str) else frozenset()
 
 
 def principal_from_claims(claims: dict[str, Any]) -> Principal:

@@ -30,6 +30,8 @@ def load_config(overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
         "REFRESH_TOKEN_DAYS": env_int("REFRESH_TOKEN_DAYS", 14),
         "REFRESH_REUSE_GRACE_SECONDS": env_float("REFRESH_REUSE_GRACE_SECONDS", 10.0),
         "SERVICE_TOKEN_SECONDS": 60,  # not a secret  # nosec B105
+        # The client id of tokens from the suite's own login (JSON API and hosted pages).
+        "FIRST_PARTY_CLIENT_ID": env_str("FIRST_PARTY_CLIENT_ID", "flask-suite"),
         # OWASP Password Storage Cheat Sheet: argon2id, 19 MiB, 2 iterations, 1 lane.
         "ARGON2_TIME_COST": env_int("ARGON2_TIME_COST", 2),
         "ARGON2_MEMORY_KIB": env_int("ARGON2_MEMORY_KIB", 19 * 1024),

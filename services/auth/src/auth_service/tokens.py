@@ -1,4 +1,4 @@
-"""Issuing tokens: access/refresh pairs and service tokens, signed by the current key."""
+"""Issuing tokens: access/refresh pairs, signed by the current key, each explicitly typed."""
 
 from __future__ import annotations
 
@@ -14,8 +14,8 @@ from flask_jwt_extended import create_access_token, create_refresh_token
 from auth_service.extensions import jwt_manager
 from auth_service.keys import ALGORITHM, KeyStore
 from auth_service.models import Account
-
-SERVICE_SUBJECT = "service:auth"
+from auth_service.scopes import first_party_scope
+from shared.tokens import TOKEN_TYPES
 
 
 def key_store(app: Flask | None = None) -> KeyStore:
@@ -47,8 +47,9 @@ def init_token_issuing(app: Flask) -> None:
 def sign(claims: dict[str, Any], lifetime: float, app: Flask | None = None) -> str:
     """Sign with the newest key (an object loaded once, never re-parsed).
 
-    `claims` carries `sub` and `type`, and may pin the `jti`; flask-jwt-extended adds
-    `iss`, `aud`, `iat`, `nbf`, `exp` and a fresh `jti` otherwise.
+    `claims` carries `sub`, `type` and `client_id`, and may pin the `jti`;
+    flask-jwt-extended adds `iss`, `aud`, `iat`, `nbf`, `exp` and a fresh `jti` otherwise.
+    The JOSE `typ` header follows `type` (`at+jwt` for access tokens, RFC 9068).
     """
     app = app or current_app._get_current_object()  # type: ignore[attr-defined]
     key = key_store(app).ring().current
@@ -63,7 +64,7 @@ def sign(claims: dict[str, Any], lifetime: float, app: Flask | None = None) -> s
                 identity=str(claims["sub"]),
                 expires_delta=timedelta(seconds=int(lifetime)),
                 additional_claims=extra,
-                additional_headers={"kid": key.kid},
+                additional_headers={"kid": key.kid, "typ": TOKEN_TYPES[claims["type"]]},
             )
     finally:
         _signing_key.reset(token)
@@ -77,13 +78,25 @@ def refresh_lifetime() -> int:
     return current_app.config["REFRESH_TOKEN_DAYS"] * 86400
 
 
-def issue_token_pair(account: Account, session_id: str, refresh_jti: str) -> dict[str, Any]:
-    """A pair for one login session; the refresh token's jti is the session's current one."""
+def issue_token_pair(
+    account: Account,
+    session_id: str,
+    refresh_jti: str,
+    client_id: str | None = None,
+    scope: str | None = None,
+) -> dict[str, Any]:
+    """A pair for one login session; the refresh token's jti is the session's current one.
+
+    Without a client and scope, the pair is the suite's own first-party login's.
+    """
+    roles = list(account.roles or [])
     claims = {
         "sub": str(account.id),
         "username": account.username,
-        "roles": list(account.roles or []),
+        "roles": roles,
         "sid": session_id,
+        "client_id": client_id or current_app.config["FIRST_PARTY_CLIENT_ID"],
+        "scope": first_party_scope(roles) if scope is None else scope,
     }
     return {
         "access_token": sign({**claims, "type": "access"}, access_lifetime()),
@@ -96,8 +109,9 @@ def issue_token_pair(account: Account, session_id: str, refresh_jti: str) -> dic
 
 
 def service_token(app: Flask) -> str:
-    """What auth presents to content: a short-lived JWT of type `service`."""
-    claims = {"sub": SERVICE_SUBJECT, "type": "service"}
+    """What auth's relay presents to content: a short-lived access token of its own client."""
+    client_id = app.config["RELAY_CLIENT_ID"]
+    claims = {"sub": client_id, "client_id": client_id, "scope": "events:write", "type": "access"}
     return sign(claims, app.config["SERVICE_TOKEN_SECONDS"], app)
 
 
