@@ -129,6 +129,8 @@ class Stack:
         env.setdefault("CONTENT_DATABASE_URL", f"sqlite:///{data_dir / 'content.sqlite3'}")
         # Links in mail lead to the gateway's hosted pages.
         env.setdefault("PUBLIC_BASE_URL", f"http://127.0.0.1:{port_of(SERVICES[2])}")
+        # Auth's OAuth / OpenID Connect issuer: its URL through this gateway.
+        env.setdefault("ISSUER", f"http://127.0.0.1:{port_of(SERVICES[2])}/auth")
 
     def _output(self, name: str) -> BinaryIO | None:
         if self.log_dir is None:

@@ -20,7 +20,7 @@ def factory() -> TokenFactory:
 
 @pytest.fixture
 def verifier(factory: TokenFactory) -> TokenVerifier:
-    return TokenVerifier(JwksCache(factory.jwks), "flask-suite-auth", "flask-suite")
+    return TokenVerifier(JwksCache(factory.jwks), "http://127.0.0.1:8000/auth", "flask-suite")
 
 
 def _b64(data: dict) -> str:
@@ -114,7 +114,7 @@ def test_unknown_kid_refetches_at_most_once_per_cooldown(factory):
         return factory.jwks()
 
     cache = JwksCache(source, cooldown=60)
-    verifier = TokenVerifier(cache, "flask-suite-auth", "flask-suite")
+    verifier = TokenVerifier(cache, "http://127.0.0.1:8000/auth", "flask-suite")
     verifier.verify(factory.token(1))
     for _ in range(5):
         with pytest.raises(InvalidToken):

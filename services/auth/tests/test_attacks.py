@@ -118,7 +118,7 @@ def test_an_independent_jose_library_verifies_our_token_from_the_jwks_alone(clie
         jwt=pair["access_token"],
         key=key_set,
         algs=["RS256"],
-        check_claims={"iss": "flask-suite-auth", "aud": "flask-suite", "exp": None},
+        check_claims={"iss": "http://127.0.0.1:8000/auth", "aud": "flask-suite", "exp": None},
     )
     claims = json.loads(token.claims)
     assert claims["username"] == "alice" and claims["type"] == "access"

@@ -63,6 +63,6 @@ def test_jwks_verifies_issued_tokens(client, register, login):
         key.key,
         algorithms=["RS256"],
         audience="flask-suite",
-        issuer="flask-suite-auth",
+        issuer="http://127.0.0.1:8000/auth",
     )
     assert claims["username"] == "alice"

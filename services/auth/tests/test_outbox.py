@@ -128,7 +128,9 @@ def test_delivery_carries_the_contract_body_and_a_service_token(app, receiver, r
     token = headers["Authorization"].removeprefix("Bearer ")
     with app.app_context():
         key_set = app.extensions["key_store"].ring().jwks()
-    verifier = TokenVerifier(JwksCache(lambda: key_set), "flask-suite-auth", "flask-suite")
+    verifier = TokenVerifier(
+        JwksCache(lambda: key_set), "http://127.0.0.1:8000/auth", "flask-suite"
+    )
     claims = verifier.verify(token)
     assert (claims["sub"], claims["client_id"]) == ("auth-relay", "auth-relay")
     assert claims["scope"] == "events:write"

@@ -9,6 +9,7 @@ from typing import Any
 ENVIRONMENTS = ("development", "testing", "production")
 
 # Values that ship in the repository for local development. Production refuses them.
+DEFAULT_ISSUER = "http://127.0.0.1:8000/auth"  # `make up`'s gateway on its default port
 DEV_SECRET = "dev-only-insecure-secret-change-me"  # noqa: S105  # production refuses it  # nosec B105
 
 
@@ -71,7 +72,9 @@ def base_settings(service: str) -> dict[str, Any]:
         "UPSTREAM_CONNECT_TIMEOUT": env_float("UPSTREAM_CONNECT_TIMEOUT", 1.0),
         "UPSTREAM_READ_TIMEOUT": env_float("UPSTREAM_READ_TIMEOUT", 10.0),
         "MAX_CONTENT_LENGTH": env_int("MAX_BODY_BYTES", 1024 * 1024),
-        "JWT_ISSUER": env_str("JWT_ISSUER", "flask-suite-auth"),
+        # Auth's public URL through the gateway: the `iss` of every token and the OAuth /
+        # OpenID Connect issuer identifier (discovery documents are served under it).
+        "JWT_ISSUER": env_str("ISSUER") or env_str("JWT_ISSUER") or DEFAULT_ISSUER,
         "JWT_AUDIENCE": env_str("JWT_AUDIENCE", "flask-suite"),
         "JWKS_URL": env_str("JWKS_URL"),
         # An unknown key id refetches the JWKS at most this often (auth's key activation

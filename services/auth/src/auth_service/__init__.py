@@ -9,15 +9,26 @@ from typing import Any
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from auth_service import accounts, admin, cli, openapi, sessions, web
+from auth_service import (
+    accounts,
+    admin,
+    cli,
+    oauth_clients,
+    oauth_views,
+    openapi,
+    sessions,
+    web,
+)
 from auth_service.bootstrap import init_bootstrap
 from auth_service.config import load_config
 from auth_service.extensions import db, migrate
 from auth_service.keys import key_store
+from auth_service.oauth_server import init_oauth_server
 from auth_service.outbox import init_outbox
 from auth_service.passwords import init_passwords
 from auth_service.smtp import MailSender
 from auth_service.tokens import init_token_issuing
+from auth_service.web import authorize
 from shared.auth import init_token_verifier
 from shared.db_teardown import init_session_teardown
 from shared.health import database_check, health_blueprint, init_database_errors, redis_check
@@ -38,6 +49,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     migrate.init_app(app, db, directory=app.config["MIGRATIONS_DIR"])
     init_passwords(app)
     _init_tokens(app)
+    init_oauth_server(app)
     relays = init_outbox(
         app,
         MailSender(app.config["SMTP_SERVER"], app.config["MAIL_FROM"], app.config["SMTP_TIMEOUT"]),
@@ -52,13 +64,17 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(accounts.bp, url_prefix="/auth")
     app.register_blueprint(sessions.bp, url_prefix="/auth")
     app.register_blueprint(admin.bp, url_prefix="/auth")
+    app.register_blueprint(oauth_clients.bp, url_prefix="/auth")
+    app.register_blueprint(oauth_views.bp, url_prefix="/auth")
     app.register_blueprint(openapi.bp)
     init_database_errors(app)
     app.register_blueprint(
         health_blueprint({"database": database_check(db), "redis": redis_check(get_redis)})
     )
     cli.init_app(app)
+    oauth_clients.init_cli(app)
     web.init_app(app)
+    authorize.init_app(app)
     return app
 
 

@@ -33,6 +33,14 @@ def load_config(overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
         "SERVICE_TOKEN_SECONDS": 60,  # not a secret  # nosec B105
         # The client id of tokens from the suite's own login (JSON API and hosted pages).
         "FIRST_PARTY_CLIENT_ID": env_str("FIRST_PARTY_CLIENT_ID", "flask-suite"),
+        # The OAuth resource owner password grant, for first-party clients only; OAuth 2.1
+        # drops it, so production serves it only when asked to.
+        "OAUTH_PASSWORD_GRANT": env_bool(
+            "OAUTH_PASSWORD_GRANT",
+            (overrides or {}).get("APP_ENV", env_str("APP_ENV")) != "production",
+        ),
+        # Authorization codes live this long (OAuth 2.1 4.1.2: at most 10 minutes).
+        "OAUTH_CODE_SECONDS": env_int("OAUTH_CODE_SECONDS", 60),
         # OWASP Password Storage Cheat Sheet: argon2id, 19 MiB, 2 iterations, 1 lane.
         "ARGON2_TIME_COST": env_int("ARGON2_TIME_COST", 2),
         "ARGON2_MEMORY_KIB": env_int("ARGON2_MEMORY_KIB", 19 * 1024),

@@ -46,11 +46,20 @@ def _redis_unavailable(exc: Exception) -> Problem:
     )
 
 
-def start_session(account: Account) -> dict[str, Any]:
-    session = LoginSession(id=new_jti(), account_id=account.id, current_jti=new_jti())
+def start_session(
+    account: Account, client_id: str | None = None, scope: str | None = None
+) -> dict[str, Any]:
+    """A new login session and its first pair: the suite's own login, or an OAuth client's."""
+    session = LoginSession(
+        id=new_jti(),
+        account_id=account.id,
+        current_jti=new_jti(),
+        client_id=client_id,
+        scope=scope,
+    )
     db.session.add(session)
     db.session.commit()
-    return issue_token_pair(account, session.id, session.current_jti)
+    return issue_token_pair(account, session.id, session.current_jti, client_id, scope)
 
 
 def refresh(claims: dict[str, Any]) -> dict[str, Any]:
@@ -79,7 +88,7 @@ def refresh(claims: dict[str, Any]) -> dict[str, Any]:
         # Another request redeemed this very token a moment ago and won.
         db.session.refresh(session)
         _refuse_retired(session, presented)
-    return issue_token_pair(account, session.id, replacement)
+    return issue_token_pair(account, session.id, replacement, session.client_id, session.scope)
 
 
 def _refuse_retired(session: LoginSession, presented: str) -> None:

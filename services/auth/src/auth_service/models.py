@@ -58,6 +58,9 @@ class LoginSession(db.Model):  # type: ignore[name-defined]
     rotated_at: Mapped[float | None] = mapped_column(Float)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # The OAuth client and scope the session's tokens carry (None: the suite's own login).
+    client_id: Mapped[str | None] = mapped_column(String(64))
+    scope: Mapped[str | None] = mapped_column(String(500))
 
 
 class OutboxEvent(db.Model):  # type: ignore[name-defined]

@@ -44,6 +44,14 @@ def sign_in(username: str, password: str, address: str) -> dict[str, Any]:
 
     The API's login and the hosted login page both come here.
     """
+    return login_sessions.start_session(check_credentials(username, password, address))
+
+
+def check_credentials(username: str, password: str, address: str) -> Account:
+    """The account these credentials open (throttled), or the 401 problem.
+
+    Login, the hosted login page and the OAuth password grant all come here.
+    """
     key = username.strip().lower()[:MAX_USERNAME_LENGTH]
     throttle.check(key, address)
     account = _verified_account(key, password)
@@ -55,7 +63,7 @@ def sign_in(username: str, password: str, address: str) -> dict[str, Any]:
         # The hashing parameters changed since this hash was made: upgrade it now.
         account.password_hash = hash_password(password)
         db.session.commit()
-    return login_sessions.start_session(account)
+    return account
 
 
 def _verified_account(key: str, password: str) -> Account | None:

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import time
 import uuid
 from contextvars import ContextVar
 from datetime import timedelta
 from typing import Any
 
+import jwt
 from flask import Flask, current_app, jsonify
 from flask.wrappers import Response
 from flask_jwt_extended import create_access_token, create_refresh_token
@@ -14,7 +18,7 @@ from flask_jwt_extended import create_access_token, create_refresh_token
 from auth_service.extensions import jwt_manager
 from auth_service.keys import ALGORITHM, KeyStore
 from auth_service.models import Account
-from auth_service.scopes import first_party_scope
+from auth_service.scopes import EVENTS_WRITE, first_party_scope
 from shared.tokens import TOKEN_TYPES
 
 
@@ -70,6 +74,29 @@ def sign(claims: dict[str, Any], lifetime: float, app: Flask | None = None) -> s
         _signing_key.reset(token)
 
 
+def sign_id_token(claims: dict[str, Any], client_id: str, access_token: str) -> str:
+    """An OpenID Connect ID token for one client: `typ: JWT`, the client as audience.
+
+    Neither its type nor its audience is an access token's, so no verifier of the suite
+    takes it as one. `at_hash` binds it to the access token issued with it (Core 3.1.3.6).
+    """
+    key = key_store().ring().current
+    now = int(time.time())
+    digest = hashlib.sha256(access_token.encode()).digest()
+    payload = {
+        **claims,
+        "iss": current_app.config["JWT_ISSUER"],
+        "aud": client_id,
+        "azp": client_id,
+        "iat": now,
+        "exp": now + access_lifetime(),
+        "at_hash": base64.urlsafe_b64encode(digest[:16]).rstrip(b"=").decode(),
+    }
+    return jwt.encode(
+        payload, key.private_key, algorithm=ALGORITHM, headers={"kid": key.kid, "typ": "JWT"}
+    )
+
+
 def access_lifetime() -> int:
     return current_app.config["ACCESS_TOKEN_MINUTES"] * 60
 
@@ -108,11 +135,28 @@ def issue_token_pair(
     }
 
 
+def client_token(client_id: str, scope: str, lifetime: int | None = None) -> dict[str, Any]:
+    """The client credentials grant's answer: an access token of the client itself.
+
+    RFC 9068 2.2: with no resource owner, `sub` is the client's id. No refresh token.
+    """
+    lifetime = lifetime or access_lifetime()
+    claims = {"sub": client_id, "client_id": client_id, "scope": scope, "type": "access"}
+    return {
+        "access_token": sign(claims, lifetime),
+        "token_type": "Bearer",  # not a secret  # nosec B105
+        "expires_in": lifetime,
+        "scope": scope,
+    }
+
+
 def service_token(app: Flask) -> str:
-    """What auth's relay presents to content: a short-lived access token of its own client."""
-    client_id = app.config["RELAY_CLIENT_ID"]
-    claims = {"sub": client_id, "client_id": client_id, "scope": "events:write", "type": "access"}
-    return sign(claims, app.config["SERVICE_TOKEN_SECONDS"], app)
+    """What auth's relay presents to content: a client credentials token of its client."""
+    with app.app_context():
+        token = client_token(
+            app.config["RELAY_CLIENT_ID"], EVENTS_WRITE, app.config["SERVICE_TOKEN_SECONDS"]
+        )
+    return str(token["access_token"])
 
 
 def token_response(pair: dict[str, Any], status: int = 200) -> tuple[Response, int]:
