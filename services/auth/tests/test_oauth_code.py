@@ -21,7 +21,9 @@ REDIRECT = "http://127.0.0.1:9000/callback"
 
 
 def s256(verifier: str) -> str:
-    return base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
+    return (
+        base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
+    )
 
 
 @pytest.fixture
@@ -106,7 +108,10 @@ def test_the_whole_flow_gives_tokens_and_an_id_token(app, signed_in, public_clie
         assert header["typ"] == "JWT"
         key = app.extensions["key_store"].ring().current.private_key.public_key()
     id_claims = jwt.decode(
-        body["id_token"], key, algorithms=["RS256"], audience=public_client,
+        body["id_token"],
+        key,
+        algorithms=["RS256"],
+        audience=public_client,
         issuer=app.config["JWT_ISSUER"],
     )
     assert id_claims["nonce"] == sent["nonce"][0]
@@ -172,9 +177,7 @@ def test_pkce_is_checked_at_the_token_endpoint(signed_in, public_client, verifie
         pytest.param({"code_challenge_method": None}, id="method left out (plain by default)"),
     ],
 )
-def test_pkce_s256_is_required_at_the_authorization_endpoint(
-    app, signed_in, public_client, extra
-):
+def test_pkce_s256_is_required_at_the_authorization_endpoint(app, signed_in, public_client, extra):
     response = signed_in.get(authorize_url(public_client, "e" * 43, **extra))
     params = redirected_params(response)
     assert params["error"] == "invalid_request" and "code" not in params
@@ -244,11 +247,11 @@ def test_an_expired_code_is_refused(app, signed_in, public_client):
 
 def test_state_comes_back_exactly_so_a_client_can_detect_mix_up(signed_in, public_client):
     state = "a b&c=d/é"
-    first = redirected_params(consent(signed_in, authorize_url(public_client, "g" * 43, state=state)))
-    assert first["state"] == state
-    other = redirected_params(
-        signed_in.get(authorize_url(public_client, "h" * 43, state="other"))
+    first = redirected_params(
+        consent(signed_in, authorize_url(public_client, "g" * 43, state=state))
     )
+    assert first["state"] == state
+    other = redirected_params(signed_in.get(authorize_url(public_client, "h" * 43, state="other")))
     assert other["state"] == "other" and other["code"] != first["code"]
 
 

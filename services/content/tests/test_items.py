@@ -188,3 +188,44 @@ def test_item_edges_and_patch_rules(client, auth_headers):
     assert client.patch(url, json={"owner_id": 2}, headers=auth_headers).status_code == 422
     assert client.patch(url, json={}, headers=auth_headers).status_code == 422
     assert client.get(url).get_json()["owner_id"] == 1
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "scope"),
+    [
+        ("post", "/api/items", "items:write"),
+        ("post", "/api/posts", "posts:write"),
+        ("patch", "/api/users/1", "profile"),
+    ],
+)
+def test_a_write_needs_its_scope(client, tokens, create_account, method, path, scope):
+    create_account(1, "alice")
+    others = " ".join(s for s in ("profile", "items:write", "posts:write") if s != scope)
+    headers = tokens.bearer(1, "alice", scope=others)
+    bodies = {
+        "/api/items": {"name": "Lamp", "price": 1},
+        "/api/posts": {"title": "t", "content": "c"},
+        "/api/users/1": {"bio": "changed"},
+    }
+    response = getattr(client, method)(path, json=bodies[path], headers=headers)
+    assert response.status_code == 403
+    assert response.headers["Content-Type"].startswith("application/problem+json")
+    assert response.headers["WWW-Authenticate"] == (
+        f'Bearer error="insufficient_scope", scope="{scope}"'
+    )
+    assert client.get("/api/items").get_json() == []
+    assert client.get("/api/posts").get_json() == []
+    assert client.get("/api/users/1").get_json()["bio"] == ""
+
+
+def test_an_admin_token_without_the_admin_scope_has_a_users_rights(client, tokens, create_account):
+    create_account(1, "alice")
+    create_account(2, "root")
+    item = client.post(
+        "/api/items", json={"name": "Lamp", "price": 1}, headers=tokens.bearer(1, "alice")
+    ).get_json()
+    limited = tokens.bearer(2, "root", roles=["admin"], scope="items:write")
+    assert client.delete(f"/api/items/{item['id']}", headers=limited).status_code == 403
+    assert client.get(f"/api/items/{item['id']}").status_code == 200
+    full = tokens.bearer(2, "root", roles=["admin"])
+    assert client.delete(f"/api/items/{item['id']}", headers=full).status_code == 204

@@ -6,7 +6,7 @@ import functools
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from flask import Flask, current_app, g, request
+from flask import Blueprint, Flask, current_app, g, request
 
 from shared.cookie_auth import access_cookie, check_csrf
 from shared.problems import Problem
@@ -18,6 +18,7 @@ from shared.tokens import (
     RevocationUnavailable,
     TokenVerifier,
     principal_from_claims,
+    scopes,
 )
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -53,12 +54,44 @@ def bearer_token() -> str | None:
     return token.strip()
 
 
-def authenticate(expected_type: str = "access") -> Principal:
+def authenticate(expected_type: str = "access", scope: str | None = None) -> Principal:
     """Verify the request's bearer token, or raise the matching problem (401, 403 or 503).
 
     Without an Authorization header, a browser's access cookie stands in for the bearer
     token, and an unsafe method must then carry the CSRF double submit (shared.cookie_auth).
+    With `scope`, a token without that scope is refused with 403 `insufficient_scope`
+    (RFC 6750 3.1). The request's principal is verified once and kept for the request.
     """
+    principal = g.get("principal") if expected_type == "access" else None
+    if principal is None:
+        principal = _verified_principal(expected_type)
+    if scope is not None and scope not in scopes(principal.claims):
+        raise insufficient_scope(scope)
+    return principal
+
+
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def require_scope_for_writes(bp: Blueprint, scope: str) -> None:
+    """Every unsafe request to the blueprint needs a token with `scope`, before its view runs
+    (so before an Idempotency-Key is claimed)."""
+
+    @bp.before_request
+    def check_scope() -> None:
+        if request.method not in SAFE_METHODS:
+            authenticate(scope=scope)
+
+
+def insufficient_scope(scope: str) -> Problem:
+    return Problem(
+        403,
+        f"The access token lacks the {scope} scope.",
+        headers={"WWW-Authenticate": f'Bearer error="insufficient_scope", scope="{scope}"'},
+    )
+
+
+def _verified_principal(expected_type: str) -> Principal:
     token = bearer_token()
     from_cookie = False
     if token is None and expected_type == "access" and "Authorization" not in request.headers:
@@ -69,7 +102,8 @@ def authenticate(expected_type: str = "access") -> Principal:
     claims, principal = verify_or_problem(token_verifier(), token, expected_type)
     if from_cookie:
         check_csrf(claims)
-    g.principal = principal
+    if expected_type == "access":
+        g.principal = principal
     return principal
 
 
