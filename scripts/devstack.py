@@ -28,6 +28,11 @@ GUNICORN_CONF = ROOT / "deploy" / "gunicorn.conf.py"
 # The gateway's worker: an event loop for plain reads, threads for the rest.
 GATEWAY_WORKER = "gateway_service.worker.EdgeWorker"
 STOP_GRACE_SECONDS = 10
+DEV_CLIENT_ID = "dev-app"
+# Loopback callbacks a local script or a dev server (the CORS defaults' ports) can listen on.
+DEV_CLIENT_REDIRECT_URIS = (
+    "http://127.0.0.1:8765/callback,http://localhost:3000/callback,http://localhost:5173/callback"
+)
 
 
 @dataclass(frozen=True)
@@ -113,6 +118,7 @@ class Stack:
             return 1
         for service in SERVICES:
             log(f"{service.name:8} http://127.0.0.1:{port_of(service)}")
+        log(f"OAuth development client: {self.env['DEV_CLIENT_ID']} (issuer {self.env['ISSUER']})")
         log(f"ready: {gateway}  (API docs {gateway}/docs; Ctrl-C stops everything)")
         return self._supervise()
 
@@ -131,6 +137,9 @@ class Stack:
         env.setdefault("PUBLIC_BASE_URL", f"http://127.0.0.1:{port_of(SERVICES[2])}")
         # Auth's OAuth / OpenID Connect issuer: its URL through this gateway.
         env.setdefault("ISSUER", f"http://127.0.0.1:{port_of(SERVICES[2])}/auth")
+        # A public OAuth client for trying the code flow from a local app (README).
+        env.setdefault("DEV_CLIENT_ID", DEV_CLIENT_ID)
+        env.setdefault("DEV_CLIENT_REDIRECT_URIS", DEV_CLIENT_REDIRECT_URIS)
 
     def _output(self, name: str) -> BinaryIO | None:
         if self.log_dir is None:

@@ -54,7 +54,10 @@ def factory() -> TokenFactory:
 @pytest.fixture
 def verifier(factory, store) -> TokenVerifier:
     return TokenVerifier(
-        JwksCache(factory.jwks), "http://127.0.0.1:8000/auth", "flask-suite", RevocationList(lambda: store)
+        JwksCache(factory.jwks),
+        "http://127.0.0.1:8000/auth",
+        "flask-suite",
+        RevocationList(lambda: store),
     )
 
 

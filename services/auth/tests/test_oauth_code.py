@@ -10,7 +10,7 @@ from urllib.parse import parse_qs, quote, urlencode, urlsplit
 
 import jwt
 import pytest
-from conftest import PASSWORD, bearer
+from conftest import bearer
 from test_web import csrf_of, web_login
 
 from auth_service.extensions import db

@@ -21,7 +21,9 @@ FIRST_PARTY_SCOPE = "profile items:write posts:write"
 
 
 class TokenFactory:
-    def __init__(self, issuer: str = "http://127.0.0.1:8000/auth", audience: str = "flask-suite") -> None:
+    def __init__(
+        self, issuer: str = "http://127.0.0.1:8000/auth", audience: str = "flask-suite"
+    ) -> None:
         self.issuer = issuer
         self.audience = audience
         self.private_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)

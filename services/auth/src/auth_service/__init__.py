@@ -57,6 +57,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
     on_first_request: list[Callable[[], None]] = []
     init_bootstrap(app, on_first_request)
+    on_first_request.append(lambda: oauth_clients.ensure_development_client(app))
     if app.config["OUTBOX_RELAY_ENABLED"]:
         on_first_request.extend(relay.start for relay in relays)
     run_once_per_worker(app, on_first_request)

@@ -39,6 +39,13 @@ def load_config(overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
             "OAUTH_PASSWORD_GRANT",
             (overrides or {}).get("APP_ENV", env_str("APP_ENV")) != "production",
         ),
+        # `make up` registers a public OAuth client with this id (never in production).
+        "DEV_CLIENT_ID": env_str("DEV_CLIENT_ID"),
+        "DEV_CLIENT_REDIRECT_URIS": [
+            uri.strip()
+            for uri in (env_str("DEV_CLIENT_REDIRECT_URIS") or "").split(",")
+            if uri.strip()
+        ],
         # Authorization codes live this long (OAuth 2.1 4.1.2: at most 10 minutes).
         "OAUTH_CODE_SECONDS": env_int("OAUTH_CODE_SECONDS", 60),
         # OWASP Password Storage Cheat Sheet: argon2id, 19 MiB, 2 iterations, 1 lane.

@@ -13,6 +13,7 @@ from typing import Any
 
 import click
 from flask import Blueprint, Flask, Response, jsonify, url_for
+from sqlalchemy.exc import IntegrityError
 
 from auth_service.admin import require_admin
 from auth_service.extensions import db
@@ -30,12 +31,14 @@ from shared.requests_json import json_object
 bp = Blueprint("oauth_clients", __name__)
 
 
-def register_client(body: dict[str, Any]) -> tuple[OAuthClient, str | None]:
+def register_client(
+    body: dict[str, Any], client_id: str | None = None
+) -> tuple[OAuthClient, str | None]:
     """A new client from a registration; its secret (None for a public client)."""
     registration = parse(ClientRegistration, body)
     secret = None if registration.public else secrets.token_urlsafe(32)
     client = OAuthClient(
-        client_id=secrets.token_urlsafe(16),
+        client_id=client_id or secrets.token_urlsafe(16),
         name=registration.name.strip(),
         secret_hash=client_secret_hash(secret) if secret else None,
         redirect_uris=registration.redirect_uris,
@@ -87,6 +90,30 @@ def delete(client_id: str) -> tuple[str, int]:
     db.session.delete(_client_or_404(client_id))
     db.session.commit()
     return "", 204
+
+
+def ensure_development_client(app: Flask) -> None:
+    """`make up`'s public client (DEV_CLIENT_ID) for trying the code flow from a local app.
+
+    Registered once; safe when several workers start at once (the loser of the insert race
+    finds the winner's row). Never in production.
+    """
+    client_id = app.config["DEV_CLIENT_ID"]
+    if not client_id or app.config["APP_ENV"] == "production":
+        return
+    if db.session.get(OAuthClient, client_id) is not None:
+        return
+    body = {
+        "name": "Development app",
+        "public": True,
+        "redirect_uris": app.config["DEV_CLIENT_REDIRECT_URIS"],
+        "grant_types": DEFAULT_GRANT_TYPES,
+        "scope": DEFAULT_SCOPE,
+    }
+    try:
+        register_client(body, client_id)
+    except IntegrityError:
+        db.session.rollback()
 
 
 def init_cli(app: Flask) -> None:

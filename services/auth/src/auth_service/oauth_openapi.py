@@ -36,7 +36,8 @@ TAGS = [
         "code with PKCE, the token endpoint, userinfo, revocation, introspection.",
     }
 ]
-CLIENT_AUTH = [{"clientBasic": []}, {}]  # client_secret_basic, or client_id in the form
+# client_secret_basic, or the client's id (and secret) in the form
+CLIENT_AUTH: list[dict[str, list[str]]] = [{"clientBasic": []}, {}]
 SECURITY_SCHEMES = {
     "clientBasic": {
         "type": "http",

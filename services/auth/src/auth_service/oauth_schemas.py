@@ -18,7 +18,7 @@ from shared.schemas import NOT_BLANK, Strict
 
 GrantType = Literal["authorization_code", "refresh_token", "client_credentials", "password"]
 GRANT_TYPES: tuple[str, ...] = GrantType.__args__  # type: ignore[attr-defined]
-DEFAULT_GRANT_TYPES = ["authorization_code", "refresh_token"]
+DEFAULT_GRANT_TYPES: list[GrantType] = ["authorization_code", "refresh_token"]
 DEFAULT_SCOPE = "openid profile email items:write posts:write"
 MAX_REDIRECT_URIS = 10
 

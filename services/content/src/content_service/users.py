@@ -18,7 +18,7 @@ from content_service.ownership import require_owner_or_admin
 from content_service.schemas import UserPublic, UserUpdate, parse
 from content_service.validation import no_changes
 from shared import conditional
-from shared.auth import authenticate, require_scope_for_writes, optional_auth
+from shared.auth import authenticate, optional_auth, require_scope_for_writes
 from shared.paging import page_request, paging_headers
 from shared.problems import Problem
 from shared.requests_json import json_object
