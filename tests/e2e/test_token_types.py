@@ -14,12 +14,11 @@ from joserfc import jwk
 from joserfc import jwt as jose_jwt
 from joserfc.errors import JoseError
 
-ISSUER = "flask-suite-auth"
 AUDIENCE = "flask-suite"
 FIRST_PARTY_SCOPES = {"profile", "items:write", "posts:write"}
 
 
-def pyjwt_access_claims(jwks_url: str, token: str) -> dict:
+def pyjwt_access_claims(jwks_url: str, issuer: str, token: str) -> dict:
     """What a resource server using PyJWT's PyJWKClient does with an RFC 9068 token."""
     if jwt.get_unverified_header(token).get("typ") != "at+jwt":
         raise jwt.InvalidTokenError("not an access token")
@@ -29,18 +28,18 @@ def pyjwt_access_claims(jwks_url: str, token: str) -> dict:
         key.key,
         algorithms=["RS256"],
         audience=AUDIENCE,
-        issuer=ISSUER,
+        issuer=issuer,
         options={"require": ["iss", "exp", "aud", "sub", "client_id", "iat", "jti"]},
     )
 
 
-def joserfc_access_claims(key_set: jwk.KeySet, token: str) -> dict:
+def joserfc_access_claims(key_set: jwk.KeySet, issuer: str, token: str) -> dict:
     """The same check with joserfc: signature, `typ`, then the RFC 9068 claims."""
     decoded = jose_jwt.decode(token, key_set, algorithms=["RS256"])
     if decoded.header.get("typ") != "at+jwt":
         raise JoseError("not an access token")
     registry = jose_jwt.JWTClaimsRegistry(
-        iss={"essential": True, "value": ISSUER},
+        iss={"essential": True, "value": issuer},
         aud={"essential": True, "value": AUDIENCE},
         exp={"essential": True},
         sub={"essential": True},
@@ -57,23 +56,30 @@ def jwks_url(gateway: str) -> str:
     return f"{gateway}/auth/.well-known/jwks.json"
 
 
-def test_pyjwt_takes_the_access_token_and_refuses_the_refresh_token(jwks_url, user):
-    claims = pyjwt_access_claims(jwks_url, user["tokens"]["access_token"])
+@pytest.fixture
+def issuer(gateway: str) -> str:
+    """The issuer as the discovery document names it (auth's URL through the gateway)."""
+    metadata = requests.get(f"{gateway}/auth/.well-known/openid-configuration", timeout=10)
+    return metadata.json()["issuer"]
+
+
+def test_pyjwt_takes_the_access_token_and_refuses_the_refresh_token(jwks_url, issuer, user):
+    claims = pyjwt_access_claims(jwks_url, issuer, user["tokens"]["access_token"])
     assert claims["sub"] == str(user["account"]["id"])
     assert claims["client_id"] == "flask-suite"
     assert set(claims["scope"].split()) == FIRST_PARTY_SCOPES
     with pytest.raises(jwt.InvalidTokenError):
-        pyjwt_access_claims(jwks_url, user["tokens"]["refresh_token"])
+        pyjwt_access_claims(jwks_url, issuer, user["tokens"]["refresh_token"])
 
 
-def test_joserfc_takes_the_access_token_and_refuses_the_refresh_token(jwks_url, user):
+def test_joserfc_takes_the_access_token_and_refuses_the_refresh_token(jwks_url, issuer, user):
     key_set = jwk.KeySet.import_key_set(requests.get(jwks_url, timeout=10).json())
-    claims = joserfc_access_claims(key_set, user["tokens"]["access_token"])
+    claims = joserfc_access_claims(key_set, issuer, user["tokens"]["access_token"])
     assert claims["sub"] == str(user["account"]["id"])
     refresh = jose_jwt.decode(user["tokens"]["refresh_token"], key_set, algorithms=["RS256"])
     assert refresh.header["typ"] == "refresh+jwt"  # signed by auth, yet typed otherwise
     with pytest.raises(JoseError):
-        joserfc_access_claims(key_set, user["tokens"]["refresh_token"])
+        joserfc_access_claims(key_set, issuer, user["tokens"]["refresh_token"])
 
 
 def test_gateway_and_content_refuse_a_refresh_token_as_bearer(gateway, user):
