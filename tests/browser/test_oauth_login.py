@@ -37,7 +37,8 @@ class Listener:
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:
-                listener.caught.append(f"{listener.redirect_uri}{self.path[len('/callback') :]}")
+                if self.path.startswith("/callback?"):  # not the browser's /favicon.ico
+                    listener.caught.append(listener.redirect_uri + self.path[len("/callback") :])
                 body = b"signed in; back to the app"
                 self.send_response(200)
                 self.send_header("Content-Type", "text/plain")
