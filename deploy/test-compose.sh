@@ -90,27 +90,12 @@ build localhost/suite-postgres:15 deploy/compose/podman/postgres.Dockerfile
 build localhost/suite-redis:7 deploy/compose/podman/redis.Dockerfile
 log "images built in $(since "$t") s"
 
-# --- the production env file, filled in as its comments say -----------------------------------
-install -d -o 10001 -m 700 "$WORK/jwt-keys"
-# Named as auth names its keys: nanoseconds since the epoch, which orders them.
-key_file="$WORK/jwt-keys/$(date +%s%N).pem"
-openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$key_file" 2>/dev/null
-chown 10001 "$key_file" && chmod 600 "$key_file"
-# Every empty value is a secret: `openssl rand -hex 32`. The tests' browser origins for CORS.
-awk -v keys="$WORK/jwt-keys" '
-  /^[A-Z_]+=$/ { cmd = "openssl rand -hex 32"; cmd | getline secret; close(cmd); print $0 secret; next }
-  /^AUTH_JWT_KEYS=/ { print "AUTH_JWT_KEYS=" keys; next }
-  /^CORS_ORIGINS=/ { print "CORS_ORIGINS=http://localhost:3000,http://localhost:5173"; next }
-  /^GUNICORN_WORKERS=/ { print "GUNICORN_WORKERS=2"; next }
-  { print }' deploy/compose/production.env.example >"$ENV_FILE"
-chmod 600 "$ENV_FILE"
-
 # --- free ports for every server of the stack -----------------------------------------------
 read -r TEST_AUTH_DB_PORT TEST_CONTENT_DB_PORT TEST_REDIS_PORT TEST_AUTH_PORT TEST_CONTENT_PORT \
-  TEST_GATEWAY_PORT < <(
+  TEST_GATEWAY_PORT MAIL_PORT < <(
   .venv/bin/python - <<'EOF'
 import socket
-socks = [socket.socket() for _ in range(6)]
+socks = [socket.socket() for _ in range(7)]
 for s in socks:
     s.bind(("127.0.0.1", 0))
 print(*(s.getsockname()[1] for s in socks))
@@ -118,6 +103,26 @@ EOF
 )
 export TEST_AUTH_DB_PORT TEST_CONTENT_DB_PORT TEST_REDIS_PORT TEST_AUTH_PORT TEST_CONTENT_PORT \
   TEST_GATEWAY_PORT
+
+# --- the production env file, filled in as its comments say -----------------------------------
+install -d -o 10001 -m 700 "$WORK/jwt-keys"
+# Named as auth names its keys: nanoseconds since the epoch, which orders them.
+key_file="$WORK/jwt-keys/$(date +%s%N).pem"
+openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$key_file" 2>/dev/null
+chown 10001 "$key_file" && chmod 600 "$key_file"
+# Every empty value is a secret (`openssl rand -hex 32`) but the mail server's: production
+# requires one, nothing listens on MAIL_PORT, so mail waits in auth's outbox (as under
+# make test-containers). The tests' browser origins for CORS.
+awk -v keys="$WORK/jwt-keys" -v smtp="smtp://127.0.0.1:$MAIL_PORT?starttls=no" \
+  -v public="http://127.0.0.1:$TEST_GATEWAY_PORT" '
+  /^SMTP_URL=/ { print "SMTP_URL=" smtp; next }
+  /^PUBLIC_BASE_URL=/ { print "PUBLIC_BASE_URL=" public; next }
+  /^[A-Z_]+=$/ { cmd = "openssl rand -hex 32"; cmd | getline secret; close(cmd); print $0 secret; next }
+  /^AUTH_JWT_KEYS=/ { print "AUTH_JWT_KEYS=" keys; next }
+  /^CORS_ORIGINS=/ { print "CORS_ORIGINS=http://localhost:3000,http://localhost:5173"; next }
+  /^GUNICORN_WORKERS=/ { print "GUNICORN_WORKERS=2"; next }
+  { print }' deploy/compose/production.env.example >"$ENV_FILE"
+chmod 600 "$ENV_FILE"
 
 # --- up: compose orders everything and waits for every health check -------------------------
 compose config >"$WORK/compose.resolved.yml" 2>"$WORK/logs/compose-config.log" \

@@ -186,6 +186,8 @@ class Stack:
         self._configure_env()
         if "REDIS_URL" not in os.environ:
             self._start_redis()
+        if "SMTP_URL" not in os.environ:
+            self._start_mail_catcher()
         self._migrate([s for s in SERVICES if s.migrates])
         for service in SERVICES:
             self._start_gunicorn(service)
@@ -209,6 +211,8 @@ class Stack:
         data_dir = self.state_dir
         env.setdefault("AUTH_DATABASE_URL", f"sqlite:///{data_dir / 'auth.sqlite3'}")
         env.setdefault("CONTENT_DATABASE_URL", f"sqlite:///{data_dir / 'content.sqlite3'}")
+        # Links in mail lead to the gateway's hosted pages.
+        env.setdefault("PUBLIC_BASE_URL", f"http://127.0.0.1:{port_of(SERVICES[2])}")
 
     def _output(self, name: str) -> BinaryIO | None:
         if self.log_dir is None:
@@ -239,13 +243,19 @@ class Stack:
         ]
         self._spawn("redis", args)
         self.env["REDIS_URL"] = f"redis://127.0.0.1:{port}/0"
-        deadline = time.monotonic() + 10
-        while not port_is_open(port):
-            if time.monotonic() > deadline:
-                raise RuntimeError("embedded Redis did not start")
-            self._check_watched()
-            time.sleep(0.05)
+        self._wait_for_port(port, "embedded Redis")
         log(f"redis    redis://127.0.0.1:{port}/0 (embedded)")
+
+    def _start_mail_catcher(self) -> None:
+        """aiosmtpd keeps every mail auth sends as a file in a Maildir, for developers to read."""
+        port = int(os.environ.get("MAIL_CATCHER_PORT") or free_port())
+        maildir = self.state_dir / "mail"
+        args = [sys.executable, "-m", "aiosmtpd", "--nosetuid", "--listen", f"127.0.0.1:{port}"]
+        self._spawn("mail", [*args, "--class", "aiosmtpd.handlers.Mailbox", str(maildir)])
+        # Plain SMTP is fine to a catcher on this machine (production refuses it elsewhere).
+        self.env["SMTP_URL"] = f"smtp://127.0.0.1:{port}?starttls=no"
+        self._wait_for_port(port, "the mail catcher")
+        log(f"mail     smtp://127.0.0.1:{port}, caught mail in {maildir}/new/")
 
     def _migrate(self, services: list[Service]) -> None:
         """Apply every service's migrations; each has its own database, so they run at once."""
@@ -327,6 +337,14 @@ class Stack:
         if out is not None:
             out.close()  # the child holds its own copy
         (self.run_dir / f"{name}.pid").write_text(str(process.pid))
+
+    def _wait_for_port(self, port: int, what: str) -> None:
+        deadline = time.monotonic() + 10
+        while not port_is_open(port):
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{what} did not start")
+            self._check_watched()
+            time.sleep(0.05)
 
     def _wait_child(self, name: str) -> int:
         """Wait for a one-off child, watching the parent as the supervisor does."""
