@@ -155,9 +155,10 @@ log "every health check passes"
 for svc in auth content gateway; do
   podman logs -f "$(container "$svc")" >"$WORK/logs/$svc.log" 2>&1 &
 done
-# shellcheck disable=SC1090 # the env file's values, for the database URL a test needs
-AUTH_DB_PASSWORD=$(. "$ENV_FILE" && echo "$AUTH_DB_PASSWORD")
-CONTENT_DB_PASSWORD=$(. "$ENV_FILE" && echo "$CONTENT_DB_PASSWORD")
+# The env file's values, for the database URLs a test needs (read, not sourced: an env file
+# is not shell, e.g. MAIL_FROM=Name <address>).
+AUTH_DB_PASSWORD=$(sed -n 's/^AUTH_DB_PASSWORD=//p' "$ENV_FILE")
+CONTENT_DB_PASSWORD=$(sed -n 's/^CONTENT_DB_PASSWORD=//p' "$ENV_FILE")
 status=0
 t=$(now)
 E2E_GATEWAY_URL="http://127.0.0.1:$TEST_GATEWAY_PORT" \
