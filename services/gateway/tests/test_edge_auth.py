@@ -31,6 +31,16 @@ def test_a_bad_authorization_header_is_401_even_on_a_public_read(client, upstrea
     assert upstream.seen == []
 
 
+def test_a_clients_basic_credentials_reach_auths_token_endpoint(client, upstream):
+    """RFC 6749 2.3.1: there Authorization is the OAuth client's, for auth to check."""
+    basic = {"Authorization": "Basic Y2xpZW50OnNlY3JldA=="}
+    client.post("/auth/token", data={"grant_type": "client_credentials"}, headers=basic)
+    assert upstream.seen[-1]["headers"]["Authorization"] == basic["Authorization"]
+    # Elsewhere the same header is still a bad bearer token.
+    assert client.post("/auth/logout", headers=basic).status_code == 401
+    assert len(upstream.seen) == 1
+
+
 def test_expired_and_foreign_tokens_are_401(client, upstream, tokens):
     expired = tokens.token(1, exp=int(time.time()) - 60, iat=int(time.time()) - 120)
     wrong_audience = tokens.token(1, aud="someone-else")

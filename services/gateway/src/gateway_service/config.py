@@ -43,6 +43,11 @@ def load_config(overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
         "OPENAPI_CACHE_SECONDS": env_float("OPENAPI_CACHE_SECONDS", 60.0),
         # Paths where the edge accepts a refresh token instead of an access token.
         "REFRESH_TOKEN_PATHS": env_list("REFRESH_TOKEN_PATHS", "/auth/refresh"),
+        # OAuth endpoints where Authorization carries the client's own credentials
+        # (RFC 6749 2.3.1, `Basic`): auth authenticates the client, not the edge.
+        "CLIENT_AUTH_PATHS": env_list(
+            "CLIENT_AUTH_PATHS", "/auth/token,/auth/revoke,/auth/introspect"
+        ),
     }
     config = build_config("gateway", defaults, overrides)
     if isinstance(config["CORS_ORIGINS"], str):

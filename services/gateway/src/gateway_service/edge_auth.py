@@ -99,6 +99,8 @@ def verify_edge_token() -> None:
         return
     if "Authorization" not in request.headers:
         return
+    if request.path in current_app.config["CLIENT_AUTH_PATHS"] and bearer_token() is None:
+        return  # a client's Basic credentials, checked by auth itself
     refresh_paths = current_app.config["REFRESH_TOKEN_PATHS"]
     expected = "refresh" if request.path in refresh_paths else "access"
     try:
