@@ -11,6 +11,7 @@ from content_service import events, items, openapi, posts, users
 from content_service.config import load_config
 from content_service.database import init_database
 from content_service.extensions import db, migrate
+from content_service.json_provider import LeanJSONProvider
 from shared.auth import init_token_verifier
 from shared.health import database_check, health_blueprint, init_database_errors, redis_check
 from shared.http_client import ServiceClient
@@ -23,6 +24,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app = Flask(__name__, instance_relative_config=True)
     app.config.update(load_config(config))
     init_service(app)
+    app.json = LeanJSONProvider(app)
     init_database(app)
     migrate.init_app(app, db, directory=app.config["MIGRATIONS_DIR"])
     _init_token_verifier(app)

@@ -7,7 +7,7 @@ adjusts the total in the same transaction, so the figure is never off by a commi
 
 from __future__ import annotations
 
-from sqlalchemy import update
+from sqlalchemy import ScalarSelect, select, update
 
 from content_service.extensions import db
 from content_service.models import RowCount
@@ -25,5 +25,6 @@ def adjust(table: str, delta: int) -> None:
         )
 
 
-def total(table: str) -> int:
-    return db.session.scalar(db.select(RowCount.total).where(RowCount.table_name == table)) or 0
+def total_of(table: str) -> ScalarSelect[int]:
+    """A table's total, as a subquery to select beside other columns."""
+    return select(RowCount.total).where(RowCount.table_name == table).scalar_subquery()

@@ -169,11 +169,6 @@ class ProblemDetails(BaseModel):
     errors: list[FieldError] = omittable(description="Only on 422: one per bad field.")
 
 
-def public(schema: type[BaseModel], fields: dict[str, Any], **dump: Any) -> dict[str, Any]:
-    """A response body, shaped and serialized by its Public schema."""
-    return schema.model_validate(fields).model_dump(mode="json", **dump)
-
-
 def parse(schema: type[T], body: dict[str, Any], *, strict: bool = True) -> T:
     """Validate a body against a schema, or raise 422 with one entry per bad field."""
     try:
