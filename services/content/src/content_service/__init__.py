@@ -12,6 +12,7 @@ from content_service.config import load_config
 from content_service.database import init_database
 from content_service.extensions import db, migrate
 from content_service.json_provider import LeanJSONProvider
+from content_service.no_sessions import NoSessions
 from shared.auth import init_token_verifier
 from shared.health import database_check, health_blueprint, init_database_errors, redis_check
 from shared.http_client import ServiceClient
@@ -25,6 +26,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.config.update(load_config(config))
     init_service(app)
     app.json = LeanJSONProvider(app)
+    app.session_interface = NoSessions()
     init_database(app)
     migrate.init_app(app, db, directory=app.config["MIGRATIONS_DIR"])
     _init_token_verifier(app)

@@ -8,6 +8,7 @@ from flask import Blueprint, Response, jsonify, url_for
 from sqlalchemy import ColumnElement, Row, bindparam, select
 
 from content_service import conditional, counters
+from content_service.database import read
 from content_service.extensions import db
 from content_service.idempotency import idempotent
 from content_service.listing import contains, page_rows
@@ -68,7 +69,7 @@ def list_items() -> tuple[Response, int, dict[str, str]]:
 
 @bp.get("/<int:item_id>")
 def get_item(item_id: int) -> Response:
-    item = db.session.execute(READ_ONE, {"item_id": item_id}).first()
+    item = read(READ_ONE, {"item_id": item_id}).first()
     if item is None:
         raise _missing(item_id)
     current = conditional.etag(item)

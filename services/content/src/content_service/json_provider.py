@@ -31,4 +31,4 @@ class LeanJSONProvider(DefaultJSONProvider):
 
     def response(self, *args: Any, **kwargs: Any) -> Response:
         body = self._encode(self._prepare_response_obj(args, kwargs))
-        return self._app.response_class(f"{body}\n", mimetype=self.mimetype)
+        return self._app.response_class(f"{body}\n", mimetype=self.mimetype)  # type: ignore[return-value]

@@ -16,6 +16,7 @@ from sqlalchemy import ColumnElement, Row, func, select
 from sqlalchemy.sql import FromClause
 
 from content_service import counters
+from content_service.database import read
 from content_service.extensions import db
 from content_service.paging import PageRequest
 
@@ -48,7 +49,7 @@ def page_rows(
     )
     if joined is not None:
         statement = statement.outerjoin(*joined)
-    rows = list(db.session.execute(statement.order_by(*order)))
+    rows = list(read(statement.order_by(*order)))
     if rows:
         return rows, rows[0].list_total
     return rows, db.session.scalar(select(total)) or 0  # a page past the end: the total alone

@@ -8,6 +8,7 @@ from flask import Blueprint, Response, jsonify, url_for
 from sqlalchemy import ColumnElement, Row, bindparam, select
 
 from content_service import conditional, counters
+from content_service.database import read
 from content_service.extensions import db
 from content_service.idempotency import idempotent
 from content_service.listing import contains, page_rows
@@ -131,7 +132,7 @@ def _answer(post: Row[Any]) -> Response:
 
 
 def _read(post_id: int) -> Row[Any]:
-    post = db.session.execute(READ_ONE, {"post_id": post_id}).first()
+    post = read(READ_ONE, {"post_id": post_id}).first()
     if post is None:
         raise _missing(post_id)
     return post

@@ -12,6 +12,7 @@ from flask import Blueprint, Response, jsonify
 from sqlalchemy import Row, bindparam, select
 
 from content_service import conditional
+from content_service.database import read
 from content_service.extensions import db
 from content_service.listing import page_rows
 from content_service.models import User, iso
@@ -63,7 +64,7 @@ def list_users() -> tuple[Response, int, dict[str, str]]:
 @bp.get("/<int:user_id>")
 def get_user(user_id: int) -> Response:
     viewer = optional_auth()
-    user = db.session.execute(READ_ONE, {"user_id": user_id}).first()
+    user = read(READ_ONE, {"user_id": user_id}).first()
     if user is None:
         raise _missing(user_id)
     current = conditional.etag(user, private=_sees_email(viewer, user))
