@@ -346,14 +346,16 @@ included): **{memory.rss_mib:,.1f} MiB** resident in all \
 {END}"""
 
 
-def write_doc(section: str) -> None:
+def write_section(section: str, start: str = START, end: str = END) -> None:
+    """Put a section between its markers in docs/benchmarks.md (at the end if it has none)."""
     text = DOC.read_text() if DOC.exists() else "# Benchmarks\n"
-    if START in text and END in text:
-        before, rest = text.split(START, 1)
-        text = before + section + rest.split(END, 1)[1]
+    if start in text and end in text:
+        before, rest = text.split(start, 1)
+        text = before + section + rest.split(end, 1)[1]
     else:
         text = text.rstrip("\n") + "\n\n" + section + "\n"
     DOC.write_text(text)
+    print(f"[bench] written to {DOC.relative_to(ROOT)}")
 
 
 def main() -> int:
@@ -371,8 +373,7 @@ def main() -> int:
     section = render(measure(args))
     print(section)
     if not args.no_write:
-        write_doc(section)
-        print(f"[bench] written to {DOC.relative_to(ROOT)}")
+        write_section(section)
     return 0
 
 
