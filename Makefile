@@ -107,3 +107,9 @@ bench: bench-monolith
 
 bench-monolith: install  ## the seed's REST example vs content and the gateway (wrk); idle stack memory
 	@$(PY) scripts/bench_monolith.py
+
+.PHONY: bench-writes
+bench: bench-writes
+
+bench-writes: install  ## item creates at concurrency 16 on PostgreSQL, with and without the exact total
+	@$(PY) scripts/bench_writes.py

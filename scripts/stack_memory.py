@@ -15,6 +15,7 @@ from pathlib import Path
 KINDS = (
     ("redis-server", "Redis"),
     ("devstack.py", "supervisor (scripts/devstack.py)"),
+    ("aiosmtpd", "mail catcher (aiosmtpd)"),
     ("gateway_service", "gateway"),
     ("auth_service", "auth"),
     ("content_service", "content"),
