@@ -7,17 +7,18 @@ from typing import Any
 from flask import Blueprint, Response, jsonify, url_for
 from sqlalchemy import ColumnElement, Row, bindparam, select
 
-from content_service import conditional, counters
+from content_service import counters, row_versions
 from content_service.database import read
 from content_service.extensions import db
 from content_service.idempotency import idempotent
 from content_service.listing import contains, page_rows
 from content_service.models import Item, iso
 from content_service.ownership import require_owner_or_admin
-from content_service.paging import page_request, paging_headers
 from content_service.schemas import ItemCreate, ItemUpdate, parse
 from content_service.validation import no_changes, number_filters, text_filter
+from shared import conditional
 from shared.auth import authenticate
+from shared.paging import page_request, paging_headers
 from shared.problems import Problem, ValidationProblem
 from shared.requests_json import json_object
 from shared.tokens import Principal
@@ -72,7 +73,7 @@ def get_item(item_id: int) -> Response:
     item = read(READ_ONE, {"item_id": item_id}).first()
     if item is None:
         raise _missing(item_id)
-    current = conditional.etag(item)
+    current = row_versions.etag(item)
     if conditional.not_modified(current):
         return conditional.not_modified_response(current)
     return _answer(item)
@@ -111,7 +112,7 @@ def delete_item(item_id: int) -> tuple[str, int]:
     principal = authenticate()
     item = _find(item_id)
     require_owner_or_admin(principal, item.owner_id, "item")
-    conditional.delete_row(Item, item)
+    row_versions.delete_row(Item, item)
     counters.adjust("items", -1)
     db.session.commit()
     return "", 204
@@ -120,14 +121,14 @@ def delete_item(item_id: int) -> tuple[str, int]:
 def _update(principal: Principal, item_id: int, changes: dict[str, Any]) -> Response:
     item = _find(item_id)
     require_owner_or_admin(principal, item.owner_id, "item")
-    conditional.update_row(Item, item, changes)
+    row_versions.update_row(Item, item, changes)
     db.session.commit()
     return _answer(_find(item_id))
 
 
 def _answer(item: Item | Row[Any]) -> Response:
     response = jsonify(to_public(item))
-    response.headers["ETag"] = conditional.etag(item)
+    response.headers["ETag"] = row_versions.etag(item)
     return response
 
 

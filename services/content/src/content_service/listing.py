@@ -18,7 +18,7 @@ from sqlalchemy.sql import FromClause
 from content_service import counters
 from content_service.database import read
 from content_service.extensions import db
-from content_service.paging import PageRequest
+from shared.paging import PageRequest
 
 
 def page_rows(

@@ -11,16 +11,17 @@ from typing import Any
 from flask import Blueprint, Response, jsonify
 from sqlalchemy import Row, bindparam, select
 
-from content_service import conditional
+from content_service import row_versions
 from content_service.database import read
 from content_service.extensions import db
 from content_service.listing import page_rows
 from content_service.models import User, iso
 from content_service.ownership import require_owner_or_admin
-from content_service.paging import page_request, paging_headers
 from content_service.schemas import UserUpdate, parse
 from content_service.validation import no_changes
+from shared import conditional
 from shared.auth import authenticate, optional_auth
+from shared.paging import page_request, paging_headers
 from shared.problems import Problem
 from shared.requests_json import json_object
 from shared.tokens import Principal
@@ -67,7 +68,7 @@ def get_user(user_id: int) -> Response:
     user = read(READ_ONE, {"user_id": user_id}).first()
     if user is None:
         raise _missing(user_id)
-    current = conditional.etag(user, private=_sees_email(viewer, user))
+    current = row_versions.etag(user, private=_sees_email(viewer, user))
     if conditional.not_modified(current):
         response = conditional.not_modified_response(current)
         response.headers["Vary"] = "Authorization"
@@ -82,14 +83,14 @@ def patch_user(user_id: int) -> Response:
     no_changes(changes)
     user = _find(user_id)
     require_owner_or_admin(principal, user.id, "profile")
-    conditional.update_row(User, user, changes)
+    row_versions.update_row(User, user, changes)
     db.session.commit()
     return _answer(_find(user_id), with_email=True)
 
 
 def _answer(user: User | Row[Any], with_email: bool) -> Response:
     response = jsonify(to_public(user, with_email))
-    response.headers["ETag"] = conditional.etag(user, private=with_email)
+    response.headers["ETag"] = row_versions.etag(user, private=with_email)
     response.headers["Vary"] = "Authorization"
     return response
 
