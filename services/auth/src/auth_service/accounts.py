@@ -9,11 +9,18 @@ from flask import Blueprint, Response, jsonify, request
 from sqlalchemy import delete
 from sqlalchemy.exc import IntegrityError
 
-from auth_service import throttle
+from auth_service import account_tokens, throttle
+from auth_service.account_tokens import issue_verification
 from auth_service.etags import conditional_json
 from auth_service.extensions import db
 from auth_service.login_sessions import revoke_all_tokens, revoke_other_sessions
-from auth_service.models import Account, LoginSession
+from auth_service.mail import (
+    mail_password_changed,
+    mail_registration_attempt,
+    mail_verification,
+    throttled,
+)
+from auth_service.models import Account, LoginSession, utcnow
 from auth_service.outbox import record_event
 from auth_service.passwords import MAX_LENGTH, hash_password, verify_password
 from auth_service.validation import (
@@ -35,16 +42,18 @@ def register() -> tuple[Response, int, dict[str, str]]:
     body = json_object()
     errors: list[dict[str, str]] = []
     check_known_fields(body, {"username", "email", "password"}, errors)
-    account = create_account(body.get("username"), body.get("email"), body.get("password"), errors)
-    return jsonify(account.to_public()), 201, {"Location": "/auth/me"}
+    answer = create_account(body.get("username"), body.get("email"), body.get("password"), errors)
+    return jsonify(answer), 201, {"Location": "/auth/me"}
 
 
 def create_account(
     username: Any, email: Any, password: Any, errors: list[dict[str, str]] | None = None
-) -> Account:
-    """Check the fields (422), create the account (409 if taken) and its account event.
+) -> dict[str, object]:
+    """Check the fields (422), create the account (409 if the username is taken); its answer.
 
-    The API's register and the hosted register page both come here.
+    An address that already has an account gets the same answer as a new one, made from
+    what was sent, and its owner a mail instead, so nobody learns here who has an account.
+    Both paths hash the password once. The API's register and the hosted page come here.
     """
     errors = list(errors or [])
     check_username(username, errors)
@@ -52,22 +61,64 @@ def create_account(
     check_password(password, errors)
     if errors:
         raise ValidationProblem(errors)
-    account = Account(
-        username=username,
-        username_key=username.lower(),
-        email=email.strip().lower(),
-        password_hash=hash_password(password),
-        roles=[],
-    )
-    db.session.add(account)
-    try:
-        db.session.flush()  # assigns the id the event carries
-        record_event("account.created", account)
+    address = email.strip().lower()
+    password_hash = hash_password(password)
+    if _username_taken(username):
+        raise Problem(409, USERNAME_TAKEN)
+    owner = _account_with_email(address)
+    if owner is None:
+        account = Account(
+            username=username,
+            username_key=username.lower(),
+            email=address,
+            password_hash=password_hash,
+            roles=[],
+        )
+        db.session.add(account)
+        try:
+            db.session.flush()  # assigns the id the event carries
+            record_event("account.created", account)
+            mail_verification(account, issue_verification(account))
+            db.session.commit()
+        except IntegrityError as exc:
+            db.session.rollback()
+            if _username_taken(username):
+                raise Problem(409, USERNAME_TAKEN) from exc
+            owner = _account_with_email(address)  # a concurrent registration won the address
+            if owner is None:
+                raise
+        else:
+            return account.to_public()
+    if not throttled(owner, "register_attempt"):
+        mail_registration_attempt(owner)
         db.session.commit()
-    except IntegrityError as exc:
-        db.session.rollback()
-        raise Problem(409, "That username or email is already taken.") from exc
-    return account
+    return _lookalike(username, address)
+
+
+USERNAME_TAKEN = "That username is already taken."
+
+
+def _username_taken(username: str) -> bool:
+    query = db.select(Account.id).where(Account.username_key == username.lower())
+    return db.session.execute(query).first() is not None
+
+
+def _account_with_email(address: str) -> Account | None:
+    query = db.select(Account).where(Account.email == address)
+    return db.session.execute(query).scalar_one_or_none()
+
+
+def _lookalike(username: str, address: str) -> dict[str, object]:
+    """What a new account's answer would look like; the id is the next one the table gives."""
+    last = db.session.execute(db.select(db.func.max(Account.id))).scalar() or 0
+    return Account(
+        id=last + 1,
+        username=username,
+        email=address,
+        roles=[],
+        email_verified=False,
+        created_at=utcnow(),
+    ).to_public()
 
 
 def signed_in_account() -> Account:
@@ -131,6 +182,8 @@ def set_password(
         raise ValidationProblem(errors)
     _require_password(account, current, "current_password")
     account.password_hash = hash_password(new)
+    account_tokens.retire(account.id)  # links mailed before the change stop working
+    mail_password_changed(account)
     db.session.commit()
     # Whoever else holds a session (perhaps the reason for the change) is signed out.
     revoke_other_sessions(account.id, keep_sid)

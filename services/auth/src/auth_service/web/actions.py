@@ -14,7 +14,7 @@ from auth_service.models import Account
 from shared.problems import Problem, ValidationProblem
 
 
-def register(username: str, email: str, password: str) -> Account:
+def register(username: str, email: str, password: str) -> dict[str, object]:
     return accounts.create_account(username, email, password)
 
 
