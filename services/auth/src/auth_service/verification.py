@@ -18,7 +18,7 @@ from auth_service.extensions import db
 from auth_service.mail import mail_verification, throttled
 from auth_service.models import Account
 from auth_service.outbox import record_event
-from auth_service.validation import check_known_fields
+from auth_service.schemas import MailedToken, parse
 from shared.auth import require_auth
 from shared.problems import Problem, ValidationProblem
 from shared.requests_json import json_object
@@ -31,12 +31,7 @@ INVALID_LINK = "This link is not valid: it was used already, has expired or was 
 
 @bp.post("/email/verify")
 def verify() -> Response:
-    body = json_object()
-    errors: list[dict[str, str]] = []
-    check_known_fields(body, {"token"}, errors)
-    if errors:
-        raise ValidationProblem(errors)
-    return jsonify(confirm_email(body.get("token")).to_public())
+    return jsonify(confirm_email(parse(MailedToken, json_object()).token).to_public())
 
 
 def confirm_email(secret: Any) -> Account:
