@@ -90,3 +90,7 @@ def retire(account_id: int, *purposes: str) -> None:
 
 def issue_verification(account: Account) -> str:
     return issue(account, VERIFY, current_app.config["EMAIL_TOKEN_MINUTES"] * 60)
+
+
+def issue_reset(account: Account) -> str:
+    return issue(account, RESET, current_app.config["PASSWORD_RESET_TOKEN_MINUTES"] * 60)

@@ -17,6 +17,8 @@ from auth_service.schemas import (
     Login,
     MailedToken,
     PasswordChange,
+    PasswordForgotten,
+    PasswordReset,
     Register,
     TokenPair,
 )
@@ -47,6 +49,8 @@ REQUEST_SCHEMAS: tuple[type[BaseModel], ...] = (
     AccountDeletion,
     AccountUpdate,
     MailedToken,
+    PasswordForgotten,
+    PasswordReset,
 )
 RESPONSE_SCHEMAS: tuple[type[BaseModel], ...] = (
     AccountPublic,
@@ -187,6 +191,28 @@ PATHS: dict[str, Any] = {
                 "202": {"description": "A link is on its way."},
                 **problems("401", "409", "429", "503"),
             },
+        )
+    },
+    "/auth/password/forgot": {
+        "post": _operation(
+            "forgotPassword",
+            "Ask for a password-reset link by mail",
+            {"202": {"description": "If the address has an account, a link is on its way."}},
+            security=PUBLIC,
+            body="PasswordForgotten",
+            description="The same answer whether or not the address has an account; at most "
+            "one mail per MAIL_THROTTLE_SECONDS.",
+        )
+    },
+    "/auth/password/reset": {
+        "post": _operation(
+            "resetPassword",
+            "Choose a new password with the token from the mailed link",
+            {"204": {"description": "Changed; every session of the account has ended."}},
+            security=PUBLIC,
+            body="PasswordReset",
+            description="The link works once, within PASSWORD_RESET_TOKEN_MINUTES (30), and "
+            "not after a newer link or a password change; otherwise 422 on `token`.",
         )
     },
     "/auth/.well-known/jwks.json": {

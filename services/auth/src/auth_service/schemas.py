@@ -122,6 +122,17 @@ class MailedToken(Strict):
     token: str = Field(min_length=1, max_length=200, examples=["kq3...Zs"])
 
 
+class PasswordForgotten(Strict):
+    email: str = Field(min_length=1, max_length=MAX_EMAIL, examples=["alice@example.com"])
+
+
+class PasswordReset(Strict):
+    token: str = Field(min_length=1, max_length=200, examples=["kq3...Zs"])
+    new_password: str = _new_password_field()
+
+    _check_password = field_validator("new_password")(_new_password)
+
+
 Role = Annotated[str, Field(pattern=ROLE, max_length=40)]
 
 
