@@ -112,7 +112,7 @@ def signed_in_account() -> Account:
     return account
 
 
-def _require_password(account: Account, password: str) -> None:
+def require_password(account: Account, password: str) -> None:
     """Re-check the password for a sensitive change, throttled like a login."""
     address = request.remote_addr or "unknown"
     throttle.check(account.username_key, address)
@@ -143,7 +143,7 @@ def set_password(account: Account, fields: PasswordChange, keep_sid: str | None)
 
     The API and the hosted password page both come here.
     """
-    _require_password(account, fields.current_password)
+    require_password(account, fields.current_password)
     account.password_hash = hash_password(fields.new_password)
     account_tokens.retire(account.id)  # links mailed before the change stop working
     mail_password_changed(account)
@@ -157,7 +157,7 @@ def set_password(account: Account, fields: PasswordChange, keep_sid: str | None)
 @require_auth
 def delete_me() -> tuple[str, int]:
     account = signed_in_account()
-    _require_password(account, parse(AccountDeletion, json_object()).password)
+    require_password(account, parse(AccountDeletion, json_object()).password)
     account_id = account.id
     record_event("account.deleted", account)
     # Explicitly: SQLite does not enforce the foreign key's ON DELETE CASCADE by default.

@@ -13,6 +13,7 @@ from auth_service.schemas import (
     AccountPublic,
     AccountUpdate,
     AdminAccount,
+    EmailChange,
     JsonWebKeySet,
     Login,
     MailedToken,
@@ -51,6 +52,7 @@ REQUEST_SCHEMAS: tuple[type[BaseModel], ...] = (
     MailedToken,
     PasswordForgotten,
     PasswordReset,
+    EmailChange,
 )
 RESPONSE_SCHEMAS: tuple[type[BaseModel], ...] = (
     AccountPublic,
@@ -191,6 +193,20 @@ PATHS: dict[str, Any] = {
                 "202": {"description": "A link is on its way."},
                 **problems("401", "409", "429", "503"),
             },
+        )
+    },
+    "/auth/me/email": {
+        "put": _operation(
+            "changeEmail",
+            "Move your account to a new e-mail address, once confirmed there",
+            {
+                "202": {"description": "A link is on its way to the new address."},
+                **problems("401", "429", "503"),
+            },
+            body="EmailChange",
+            description="The new address gets a link (POST /auth/email/verify takes it) and "
+            "the current one a notice; the account keeps its address until the link is "
+            "opened. An address of another account gets the same answer and no link.",
         )
     },
     "/auth/password/forgot": {

@@ -110,6 +110,15 @@ class PasswordChange(Strict):
     _check_password = field_validator("new_password")(_new_password)
 
 
+class EmailChange(Strict):
+    new_email: str = EMAIL_FIELD
+    password: str = Field(
+        min_length=1, json_schema_extra=_documented(maxLength=MAX_LENGTH), examples=["secret"]
+    )
+
+    _check_email = field_validator("new_email")(_email)
+
+
 class AccountDeletion(Strict):
     password: str = Field(
         min_length=1, json_schema_extra=_documented(maxLength=MAX_LENGTH), examples=["secret"]

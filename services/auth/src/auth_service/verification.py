@@ -9,16 +9,16 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from flask import Blueprint, Response, jsonify
+from flask import Blueprint, Response, current_app, jsonify
 from sqlalchemy.exc import IntegrityError
 
 from auth_service import account_tokens
-from auth_service.accounts import signed_in_account
+from auth_service.accounts import require_password, signed_in_account
 from auth_service.extensions import db
-from auth_service.mail import mail_verification, throttled
+from auth_service.mail import mail_email_change, mail_verification, throttled
 from auth_service.models import Account
 from auth_service.outbox import record_event
-from auth_service.schemas import MailedToken, parse
+from auth_service.schemas import EmailChange, MailedToken, parse
 from shared.auth import require_auth
 from shared.problems import Problem, ValidationProblem
 from shared.requests_json import json_object
@@ -80,3 +80,34 @@ def resend_verification(account: Account) -> None:
         )
     mail_verification(account, account_tokens.issue_verification(account))
     db.session.commit()
+
+
+@bp.put("/me/email")
+@require_auth
+def change_email() -> tuple[str, int]:
+    fields = parse(EmailChange, json_object())
+    request_email_change(signed_in_account(), fields.new_email, fields.password)
+    return "", 202
+
+
+def request_email_change(account: Account, new_email: str, password: str) -> None:
+    """Mail a confirmation link to the new address and a notice to the current one.
+
+    The account keeps its address until the link is opened. An address that belongs to
+    another account gets the same answer and no link, so this tells nobody who has one.
+    """
+    require_password(account, password)
+    address = new_email.strip().lower()
+    if address == account.email:
+        raise ValidationProblem([{"field": "new_email", "message": "is your address already"}])
+    taken = db.session.execute(db.select(Account.id).where(Account.email == address)).first()
+    if taken is None:
+        secret = account_tokens.issue(
+            account,
+            account_tokens.EMAIL_CHANGE,
+            current_app.config["EMAIL_TOKEN_MINUTES"] * 60,
+            email=address,
+        )
+        mail_email_change(account, address, secret)
+    db.session.commit()
+    log.info("e-mail change asked", extra={"account_id": account.id})
