@@ -16,11 +16,11 @@ from content_service.database import read
 from content_service.extensions import db
 from content_service.listing import page_rows
 from content_service.models import User, iso
-from content_service.ownership import require_owner_or_admin
+from content_service.ownership import require_owner_or_admin, writer
 from content_service.schemas import UserUpdate, parse
 from content_service.validation import no_changes
 from shared import conditional
-from shared.auth import authenticate, optional_auth
+from shared.auth import optional_auth
 from shared.paging import page_request, paging_headers
 from shared.problems import Problem
 from shared.requests_json import json_object
@@ -78,7 +78,7 @@ def get_user(user_id: int) -> Response:
 
 @bp.patch("/<int:user_id>")
 def patch_user(user_id: int) -> Response:
-    principal = authenticate()
+    principal = writer()
     changes = parse(UserUpdate, json_object()).model_dump(exclude_unset=True)
     no_changes(changes)
     user = _find(user_id)
