@@ -133,7 +133,8 @@ def start_monolith(base: Path) -> tuple[subprocess.Popen[bytes], str]:
     raise RuntimeError(f"the monolith did not start; see {base / 'monolith.log'}")
 
 
-def sign_in(gateway: str) -> dict[str, str]:
+def sign_in(stack: LocalStack) -> dict[str, str]:
+    gateway = stack.gateway
     name = "bench" + uuid.uuid4().hex[:8]
     password = "bench password " + uuid.uuid4().hex[:6]
     requests.post(
@@ -141,6 +142,7 @@ def sign_in(gateway: str) -> dict[str, str]:
         json={"username": name, "email": f"{name}@example.com", "password": password},
         timeout=10,
     ).raise_for_status()
+    stack.verify_email(f"{name}@example.com")  # content takes writes from verified accounts
     tokens = requests.post(
         f"{gateway}/auth/login", json={"username": name, "password": password}, timeout=10
     )
@@ -194,7 +196,7 @@ def measure(args: argparse.Namespace) -> dict[str, object]:
         monolith = None
         try:
             monolith, monolith_url = start_monolith(base)
-            headers = sign_in(stack.gateway)
+            headers = sign_in(stack)
             content, gateway = stack.url("content"), stack.gateway
             item_id = fill(content, headers)
             monolith_id = fill(monolith_url, {})

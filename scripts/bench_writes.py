@@ -180,7 +180,7 @@ def measure(args: argparse.Namespace) -> dict[str, object]:
             stack = LocalStack(Path(tmp) / "stack", {"CONTENT_DATABASE_URL": url})
             stack.start()
             try:
-                headers = sign_in(stack.gateway)
+                headers = sign_in(stack)
                 script = post_script(Path(tmp))
                 target = stack.url("content") + "/api/items"
                 run_wrk(wrk, target, headers, args.concurrency, 2, script)
