@@ -167,6 +167,16 @@ def keepalive_upstream() -> Iterator[tuple[str, list[int]]]:
 
 
 
+@pytest.fixture
+def run() -> Iterator[Callable[..., Any]]:
+    """Runs coroutines on one event loop, as a worker's loop runs them all."""
+    loop = asyncio.new_event_loop()
+    yield loop.run_until_complete
+    for _ in range(3):  # transports closed by the test finish closing
+        loop.run_until_complete(asyncio.sleep(0))
+    loop.close()
+
+
 class Answer:
     """An answer read by requests, with the parts of a Flask test answer the tests use."""
 
@@ -178,6 +188,9 @@ class Answer:
 
     def get_json(self) -> Any:
         return self.response.json()
+
+    def get_data(self, as_text: bool = False) -> Any:
+        return self.response.text if as_text else self.data
 
     @property
     def mimetype(self) -> str:

@@ -10,8 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-EXPOSED = ", ".join(
-    [
+EXPOSED = [
         "X-Request-ID",
         "X-Total-Count",
         "Link",
@@ -21,8 +20,7 @@ EXPOSED = ", ".join(
         "RateLimit-Limit",
         "RateLimit-Remaining",
         "RateLimit-Reset",
-    ]
-)
+]
 ALLOWED_REQUEST_HEADERS = frozenset(
     {
         "authorization",
@@ -49,7 +47,7 @@ class Cors:
         return [
             ("Access-Control-Allow-Origin", origin),
             ("Access-Control-Allow-Credentials", "true"),
-            ("Access-Control-Expose-Headers", EXPOSED),
+            ("Access-Control-Expose-Headers", ", ".join(EXPOSED)),
         ]
 
     def preflight(self, origin: str | None, requested_headers: str) -> list[tuple[str, str]]:

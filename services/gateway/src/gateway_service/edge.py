@@ -59,6 +59,7 @@ ROUTED_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 ALLOW = ", ".join(ROUTED_METHODS)
 # The gateway's own pages counted against the rate limit (each costs service calls).
 COUNTED_OWN = ("/me", "/console")
+
 # The metrics' route label of the gateway's own pages: bounded, whatever the path.
 OWN_ROUTES = ("/healthz", "/readyz", "/me", "/openapi.json", "/docs", "/console", "/metrics")
 OWN_HEADERS = frozenset({"x-request-id", "ratelimit-limit", "ratelimit-remaining", "vary"})
@@ -126,7 +127,7 @@ class Edge:
                 socket_connect_timeout=REDIS_TIMEOUT_SECONDS,
             )
             self.limits = RateLimits(self.config, self.redis)
-            self.news = RevocationNews(self.redis)
+            self.news = RevocationNews(url, REDIS_TIMEOUT_SECONDS)
 
     async def shutdown(self) -> None:
         if self.news is not None:
@@ -201,8 +202,9 @@ class Edge:
             preflight = self.cors.preflight(
                 headers.get("origin"), headers.get("access-control-request-headers", "")
             )
+            exchange.cors_done = True
             return Answer(204, preflight, b"")
-        if route is not None or path.startswith(COUNTED_OWN):
+        if route is not None or _own_label(path) in COUNTED_OWN:
             await self.check(exchange, path, bearer=route is not None or path == "/me")
         body = await self.read_body(exchange, receive)
         if body is None:
@@ -391,7 +393,8 @@ class Edge:
         kept.append(("X-Request-ID", exchange.id))
         if window is not None:
             kept.extend(rate_limit_headers(window, exchange.status))
-        kept.extend(self.cors.headers(exchange.headers.get("origin")))
+        if not exchange.cors_done:
+            kept.extend(self.cors.headers(exchange.headers.get("origin")))
         kept.append(("Vary", merged_vary(vary)))
         if exchange.close:
             kept.append(("Connection", "close"))
@@ -415,7 +418,7 @@ class Edge:
 class Exchange:
     """One request's state along the path."""
 
-    __slots__ = ("close", "headers", "id", "scope", "status", "window")
+    __slots__ = ("close", "cors_done", "headers", "id", "scope", "status", "window")
 
     def __init__(self, scope: Scope, headers: dict[str, str], request_id: str) -> None:
         self.scope = scope
@@ -424,6 +427,7 @@ class Exchange:
         self.status = 500
         self.window: Any = None
         self.close = False  # the rest of the request is not read: the connection must end
+        self.cors_done = False  # a preflight's answer has its own CORS headers
 
 
 def clean_path(raw_path: bytes) -> str:

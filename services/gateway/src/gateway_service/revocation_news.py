@@ -50,11 +50,16 @@ class RevocationNews:
 
     def __init__(
         self,
-        client: aioredis.Redis,
+        url: str,
+        timeout: float,
         retry_seconds: float = 1.0,
         heartbeat_seconds: float = HEARTBEAT_SECONDS,
     ) -> None:
-        self._client = client  # its pool gives the subscription its own connection
+        # RESP2: notices come on the `__redis__:invalidate` channel, which redis-py reads
+        # as pubsub messages (under RESP3 they are pushes its asyncio client keeps to itself).
+        self._client = aioredis.Redis.from_url(
+            url, protocol=2, socket_timeout=timeout, socket_connect_timeout=timeout
+        )
         self.retry_seconds = retry_seconds
         self.heartbeat_seconds = heartbeat_seconds
         self._connection: Any = None  # while subscribed
@@ -153,7 +158,10 @@ class RevocationNews:
         """Read notices until the connection fails; a ping unanswered for a heartbeat ends it."""
         pinged = False
         while True:
-            reply = await connection.read_response(timeout=self.heartbeat_seconds)
+            # Subscription messages are pushes to redis-py's parser: asked for as such.
+            reply = await connection.read_response(
+                timeout=self.heartbeat_seconds, push_request=True
+            )
             if reply is None:
                 if pinged:
                     raise TimeoutError("Redis did not answer the subscription's ping")
@@ -175,8 +183,9 @@ class RevocationNews:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
             self._task = None
+        await self._client.aclose()
 
 
 async def _ask(connection: Any, *command: Any) -> Any:
     await connection.send_command(*command)
-    return await connection.read_response()
+    return await connection.read_response(push_request=True)

@@ -1,11 +1,12 @@
 """Calling one upstream service from the edge's loop: aiohttp, timeouts, a breaker, a bulkhead.
 
 Two aiohttp sessions per upstream. GET, HEAD and OPTIONS use kept-alive pooled
-connections and are retried once when the connection fails (a pooled connection the
-service closed in the meantime fails that way). Every other method is sent on a
-connection of its own (`force_close`), so it is never written into a pooled connection
-that may already be closed, and is retried only when connecting failed, when no byte of
-it can have left. An answer is a Problem (502, 503 or 504) when none usable came.
+connections; aiohttp sends such a request once more when its connection breaks before the
+answer (a pooled connection the service closed in the meantime breaks that way). Every
+other method is sent on a connection of its own (`force_close`), so it is never written
+into a pooled connection that may already be closed. Any request whose connection could
+not be made is tried once more: no byte of it has left. When no usable answer comes, the
+client gets a problem: 502, 503 or 504.
 """
 
 from __future__ import annotations
@@ -180,11 +181,8 @@ class Upstream:
                 raise Problem(504, f"The {self.name} service did not answer in time.") from exc
             except aiohttp.ClientConnectionError as exc:
                 self._errors.labels(self.name, "connection").inc()
-                # Retried: a pooled read (nothing it does is lost by sending it again), or
-                # any request whose connection was never made (nothing of it was sent).
-                unsent = isinstance(exc, aiohttp.ClientConnectorError)
-                if attempt == 1 and (pooled or unsent):
-                    continue
+                if attempt == 1 and isinstance(exc, aiohttp.ClientConnectorError):
+                    continue  # the connection was never made: nothing of it was sent
                 log.warning(
                     "upstream %s unreachable: %s", self.name, exc, extra={"upstream": self.name}
                 )
