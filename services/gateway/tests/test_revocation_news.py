@@ -261,9 +261,7 @@ class FreezingRelay:
 
 def test_trust_lapses_when_redis_goes_silent_on_the_subscription(redis_server, run, tmp_path):
     relay = FreezingRelay(str(tmp_path / "relay.sock"), redis_server.socket_file)
-    news = RevocationNews(
-        f"unix://{relay.path}", 0.2, retry_seconds=0.05, heartbeat_seconds=0.1
-    )
+    news = RevocationNews(f"unix://{relay.path}", 0.2, retry_seconds=0.05, heartbeat_seconds=0.1)
     try:
         subscribed(news, run)
         vouch(news, ALICE, run)

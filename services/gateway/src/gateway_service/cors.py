@@ -11,15 +11,15 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 EXPOSED = [
-        "X-Request-ID",
-        "X-Total-Count",
-        "Link",
-        "ETag",
-        "Location",
-        "Retry-After",
-        "RateLimit-Limit",
-        "RateLimit-Remaining",
-        "RateLimit-Reset",
+    "X-Request-ID",
+    "X-Total-Count",
+    "Link",
+    "ETag",
+    "Location",
+    "Retry-After",
+    "RateLimit-Limit",
+    "RateLimit-Remaining",
+    "RateLimit-Reset",
 ]
 ALLOWED_REQUEST_HEADERS = frozenset(
     {

@@ -29,7 +29,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import unquote_to_bytes
 
@@ -84,7 +84,7 @@ class Route:
 class Edge:
     def __init__(self, app: Flask, threads: int = 32) -> None:
         config = app.config
-        self.flask = WSGIMiddleware(app.wsgi_app, workers=threads)
+        self.flask: Any = WSGIMiddleware(app.wsgi_app, workers=threads)  # type: ignore[arg-type]
         self.service = config["SERVICE_NAME"]
         self.upstreams = {
             name: Upstream(

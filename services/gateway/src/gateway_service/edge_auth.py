@@ -8,9 +8,8 @@ at once that its token is bad instead of being silently served as anonymous.
 from __future__ import annotations
 
 import time
-from typing import Any
-
 from collections.abc import Mapping
+from typing import Any
 
 from shared.http_client import ServiceClient
 from shared.tokens import JwksCache, TokenVerifier, http_jwks_source

@@ -169,9 +169,8 @@ class RevocationNews:
                 pinged = True
             elif isinstance(reply, list) and reply[:1] == [b"pong"]:
                 pinged = False
-            elif isinstance(reply, list) and len(reply) == 3 and reply[0] == b"message":
-                if reply[1] == CHANNEL:
-                    self.heard(reply[2])
+            elif isinstance(reply, list) and len(reply) == 3 and reply[:2] == [b"message", CHANNEL]:
+                self.heard(reply[2])
 
     def _down(self) -> None:
         if self._connection is not None:

@@ -27,6 +27,7 @@ import uuid
 from typing import Any
 
 import httptools
+from flask import Flask
 from uvicorn.config import Config
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from uvicorn_worker import UvicornWorker
@@ -109,8 +110,8 @@ class HeadGate(asyncio.Protocol):
         self.closed = True
         self.inner.connection_lost(exc)
 
-    def eof_received(self) -> bool | None:
-        return self.inner.eof_received()
+    def eof_received(self) -> None:
+        self.inner.eof_received()
 
     def pause_writing(self) -> None:
         self.inner.pause_writing()
@@ -151,7 +152,8 @@ class EdgeWorker(UvicornWorker):
 
     def load_wsgi(self) -> None:
         super().load_wsgi()
-        self.wsgi = Edge(self.wsgi, threads=self.cfg.threads)  # type: ignore[has-type]
+        app: Flask = self.wsgi  # type: ignore[has-type]  # the Flask app of gunicorn's app spec
+        self.wsgi = Edge(app, threads=self.cfg.threads)
 
     def handle_exit(self, sig: int, frame: Any) -> None:
         """SIGQUIT, the master's quick shutdown (SIGINT): stop now, in-flight requests or
