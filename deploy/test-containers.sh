@@ -74,10 +74,10 @@ for svc in "${SERVICES[@]}"; do
 done
 
 # --- PostgreSQL and Redis as host processes on free ports ---------------------------------
-read -r PG_PORT REDIS_PORT AUTH_PORT CONTENT_PORT GATEWAY_PORT < <(
+read -r PG_PORT REDIS_PORT AUTH_PORT CONTENT_PORT GATEWAY_PORT MAIL_PORT < <(
   .venv/bin/python - <<'EOF'
 import socket
-socks = [socket.socket() for _ in range(5)]
+socks = [socket.socket() for _ in range(6)]
 for s in socks:
     s.bind(("127.0.0.1", 0))
 print(*(s.getsockname()[1] for s in socks))
@@ -149,6 +149,10 @@ SERVICE_TOKEN=$(secret)
 REDIS_URL=redis://:$REDIS_PASSWORD@127.0.0.1:$REDIS_PORT/0
 AUTH_SERVICE_URL=http://127.0.0.1:$AUTH_PORT
 CONTENT_SERVICE_URL=http://127.0.0.1:$CONTENT_PORT
+# Production requires a mail server; nothing listens here, so mail waits in auth's outbox
+# (the mail tests read the development catcher's folder and run on `make test`'s own stack).
+SMTP_URL=smtp://127.0.0.1:$MAIL_PORT?starttls=no
+PUBLIC_BASE_URL=http://127.0.0.1:$GATEWAY_PORT
 CORS_ORIGINS=http://localhost:3000,http://localhost:5173
 UPSTREAM_READ_TIMEOUT=5
 GUNICORN_WORKERS=2

@@ -66,6 +66,14 @@ def port_is_open(port: int) -> bool:
         return sock.connect_ex(("127.0.0.1", port)) == 0
 
 
+def wait_for_port(port: int, what: str) -> None:
+    deadline = time.monotonic() + 10
+    while not port_is_open(port):
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{what} did not start")
+        time.sleep(0.05)
+
+
 class Stack:
     def __init__(
         self,
@@ -94,6 +102,8 @@ class Stack:
         self._configure_env()
         if "REDIS_URL" not in os.environ:
             self._start_redis()
+        if "SMTP_URL" not in os.environ:
+            self._start_mail_catcher()
         self._migrate([s for s in SERVICES if s.migrates])
         for service in SERVICES:
             self._start_gunicorn(service)
@@ -117,6 +127,8 @@ class Stack:
         data_dir = self.state_dir
         env.setdefault("AUTH_DATABASE_URL", f"sqlite:///{data_dir / 'auth.sqlite3'}")
         env.setdefault("CONTENT_DATABASE_URL", f"sqlite:///{data_dir / 'content.sqlite3'}")
+        # Links in mail lead to the gateway's hosted pages.
+        env.setdefault("PUBLIC_BASE_URL", f"http://127.0.0.1:{port_of(SERVICES[2])}")
 
     def _output(self, name: str) -> BinaryIO | None:
         if self.log_dir is None:
@@ -147,12 +159,19 @@ class Stack:
         ]
         self._spawn("redis", args)
         self.env["REDIS_URL"] = f"redis://127.0.0.1:{port}/0"
-        deadline = time.monotonic() + 10
-        while not port_is_open(port):
-            if time.monotonic() > deadline:
-                raise RuntimeError("embedded Redis did not start")
-            time.sleep(0.05)
+        wait_for_port(port, "embedded Redis")
         log(f"redis    redis://127.0.0.1:{port}/0 (embedded)")
+
+    def _start_mail_catcher(self) -> None:
+        """aiosmtpd keeps every mail auth sends as a file in a Maildir, for developers to read."""
+        port = int(os.environ.get("MAIL_CATCHER_PORT") or free_port())
+        maildir = self.state_dir / "mail"
+        args = [sys.executable, "-m", "aiosmtpd", "--nosetuid", "--listen", f"127.0.0.1:{port}"]
+        self._spawn("mail", [*args, "--class", "aiosmtpd.handlers.Mailbox", str(maildir)])
+        # Plain SMTP is fine to a catcher on this machine (production refuses it elsewhere).
+        self.env["SMTP_URL"] = f"smtp://127.0.0.1:{port}?starttls=no"
+        wait_for_port(port, "the mail catcher")
+        log(f"mail     smtp://127.0.0.1:{port}, caught mail in {maildir}/new/")
 
     def _migrate(self, services: list[Service]) -> None:
         """Apply every service's migrations; each has its own database, so they run at once."""

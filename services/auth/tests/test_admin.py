@@ -31,8 +31,16 @@ def test_listing_pages_and_sorts(client, register, admin_headers):
     assert [a["username"] for a in response.get_json()] == ["carol", "bob"]
     assert response.headers["X-Total-Count"] == "4"
     assert 'rel="prev"' in response.headers["Link"] and 'rel="first"' in response.headers["Link"]
-    for bad in ("page=0", "per_page=101", "per_page=x", "sort=password_hash"):
+    for bad in ("page=0", "per_page=101", "per_page=x", "sort=password_hash", "page=-1"):
         assert client.get(f"/auth/accounts?{bad}", headers=admin_headers).status_code == 422
+
+
+@pytest.mark.parametrize("page", ["100001", "9" * 30, "\uff11"])
+def test_a_page_past_the_bound_is_a_422_not_a_500(client, admin_headers, page):
+    """Regression: an unbounded page number overflowed the OFFSET and answered 500."""
+    response = client.get(f"/auth/accounts?page={page}", headers=admin_headers)
+    assert response.status_code == 422
+    assert response.get_json()["errors"][0]["field"] == "page"
 
 
 def test_disabling_an_account_revokes_its_tokens_and_blocks_login(

@@ -19,7 +19,12 @@ def kid_of(token: str) -> str:
 
 
 def test_production_refuses_to_start_without_keys(monkeypatch, tmp_path):
-    secrets = {"SECRET_KEY": "s" * 40, "SERVICE_TOKEN": "t" * 40}
+    secrets = {
+        "SECRET_KEY": "s" * 40,
+        "SERVICE_TOKEN": "t" * 40,
+        "SMTP_URL": "smtps://mail.example.com",
+        "PUBLIC_BASE_URL": "https://app.example.com",
+    }
     with pytest.raises(ConfigError, match="JWT_KEYS_DIR or JWT_PRIVATE_KEY"):
         create_app({"APP_ENV": "production", **secrets})
     with pytest.raises(ConfigError, match="no signing key"):

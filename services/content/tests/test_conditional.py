@@ -86,10 +86,10 @@ def test_two_writers_with_the_same_etag_only_one_wins(client, resource, auth_hea
 
 def test_the_write_itself_is_conditional(app, client, resource, auth_headers, monkeypatch):
     """A write that passed the If-Match check still loses to one that committed in between."""
-    from content_service import conditional
+    from content_service import row_versions
     from content_service.extensions import db
 
-    original = conditional.expected_version
+    original = row_versions.expected_version
 
     def racing_check(row):
         version = original(row)
@@ -101,7 +101,7 @@ def test_the_write_itself_is_conditional(app, client, resource, auth_headers, mo
             )
         return version
 
-    monkeypatch.setattr(conditional, "expected_version", racing_check)
+    monkeypatch.setattr(row_versions, "expected_version", racing_check)
     headers = {**auth_headers, "If-Match": resource["etag"]}
     assert client.patch(resource["url"], json=resource["put"], headers=headers).status_code == 412
     assert client.delete(resource["url"], headers=headers).status_code == 412

@@ -16,6 +16,7 @@ from auth_service.extensions import db, migrate
 from auth_service.keys import key_store
 from auth_service.outbox import init_outbox
 from auth_service.passwords import init_passwords
+from auth_service.smtp import MailSender
 from auth_service.tokens import init_token_issuing
 from shared.auth import init_token_verifier
 from shared.db_teardown import init_session_teardown
@@ -37,12 +38,15 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     migrate.init_app(app, db, directory=app.config["MIGRATIONS_DIR"])
     init_passwords(app)
     _init_tokens(app)
-    relay = init_outbox(app)
+    relays = init_outbox(
+        app,
+        MailSender(app.config["SMTP_SERVER"], app.config["MAIL_FROM"], app.config["SMTP_TIMEOUT"]),
+    )
 
     on_first_request: list[Callable[[], None]] = []
     init_bootstrap(app, on_first_request)
     if app.config["OUTBOX_RELAY_ENABLED"]:
-        on_first_request.append(relay.start)
+        on_first_request.extend(relay.start for relay in relays)
     run_once_per_worker(app, on_first_request)
 
     app.register_blueprint(accounts.bp, url_prefix="/auth")

@@ -3,27 +3,21 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
 from sqlalchemy import delete
 from sqlalchemy.exc import IntegrityError
 
 from auth_service import throttle
-from auth_service.etags import conditional_json
 from auth_service.extensions import db
 from auth_service.login_sessions import revoke_all_tokens, revoke_other_sessions
 from auth_service.models import Account, LoginSession
 from auth_service.outbox import record_event
 from auth_service.passwords import MAX_LENGTH, hash_password, verify_password
-from auth_service.validation import (
-    check_email,
-    check_known_fields,
-    check_password,
-    check_username,
-)
+from auth_service.schemas import AccountDeletion, PasswordChange, Register, parse
 from shared.auth import current_principal, require_auth
-from shared.problems import Problem, ValidationProblem
+from shared.conditional import conditional_json
+from shared.problems import Problem
 from shared.requests_json import json_object
 
 bp = Blueprint("accounts", __name__)
@@ -32,26 +26,16 @@ log = logging.getLogger(__name__)
 
 @bp.post("/register")
 def register() -> tuple[Response, int, dict[str, str]]:
-    body = json_object()
-    errors: list[dict[str, str]] = []
-    check_known_fields(body, {"username", "email", "password"}, errors)
-    account = create_account(body.get("username"), body.get("email"), body.get("password"), errors)
+    account = create_account(parse(Register, json_object()))
     return jsonify(account.to_public()), 201, {"Location": "/auth/me"}
 
 
-def create_account(
-    username: Any, email: Any, password: Any, errors: list[dict[str, str]] | None = None
-) -> Account:
-    """Check the fields (422), create the account (409 if taken) and its account event.
+def create_account(fields: Register) -> Account:
+    """Create the account (409 if taken) and its account event.
 
     The API's register and the hosted register page both come here.
     """
-    errors = list(errors or [])
-    check_username(username, errors)
-    check_email(email, errors)
-    check_password(password, errors)
-    if errors:
-        raise ValidationProblem(errors)
+    username, email, password = fields.username, fields.email, fields.password
     account = Account(
         username=username,
         username_key=username.lower(),
@@ -78,10 +62,8 @@ def signed_in_account() -> Account:
     return account
 
 
-def _require_password(account: Account, password: object, field: str) -> None:
+def _require_password(account: Account, password: str) -> None:
     """Re-check the password for a sensitive change, throttled like a login."""
-    if not isinstance(password, str) or not password:
-        raise ValidationProblem([{"field": field, "message": "required"}])
     address = request.remote_addr or "unknown"
     throttle.check(account.username_key, address)
     if len(password) > MAX_LENGTH or not verify_password(account.password_hash, password):
@@ -99,38 +81,20 @@ def me() -> Response:
 @require_auth
 def change_password() -> tuple[str, int]:
     account = signed_in_account()
-    body = json_object()
-    errors: list[dict[str, str]] = []
-    check_known_fields(body, {"current_password", "new_password"}, errors)
+    fields = parse(PasswordChange, json_object())
     principal = current_principal()
     assert principal is not None  # type narrowing only  # nosec B101
-    set_password(
-        account,
-        body.get("current_password"),
-        body.get("new_password"),
-        principal.claims.get("sid"),
-        errors,
-    )
+    set_password(account, fields, principal.claims.get("sid"))
     return "", 204
 
 
-def set_password(
-    account: Account,
-    current: Any,
-    new: Any,
-    keep_sid: str | None,
-    errors: list[dict[str, str]] | None = None,
-) -> None:
-    """Change the password (422 if unfit, 401 if `current` is wrong); end other sessions.
+def set_password(account: Account, fields: PasswordChange, keep_sid: str | None) -> None:
+    """Change the password (401 if the current one is wrong); end other sessions.
 
     The API and the hosted password page both come here.
     """
-    errors = list(errors or [])
-    check_password(new, errors, "new_password")
-    if errors:
-        raise ValidationProblem(errors)
-    _require_password(account, current, "current_password")
-    account.password_hash = hash_password(new)
+    _require_password(account, fields.current_password)
+    account.password_hash = hash_password(fields.new_password)
     db.session.commit()
     # Whoever else holds a session (perhaps the reason for the change) is signed out.
     revoke_other_sessions(account.id, keep_sid)
@@ -141,12 +105,7 @@ def set_password(
 @require_auth
 def delete_me() -> tuple[str, int]:
     account = signed_in_account()
-    body = json_object()
-    errors: list[dict[str, str]] = []
-    check_known_fields(body, {"password"}, errors)
-    if errors:
-        raise ValidationProblem(errors)
-    _require_password(account, body.get("password"), "password")
+    _require_password(account, parse(AccountDeletion, json_object()).password)
     account_id = account.id
     record_event("account.deleted", account)
     # Explicitly: SQLite does not enforce the foreign key's ON DELETE CASCADE by default.

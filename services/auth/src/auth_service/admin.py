@@ -4,29 +4,26 @@ from __future__ import annotations
 
 import functools
 import logging
-import re
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 from flask import Blueprint, Response, jsonify
 from sqlalchemy import func
 
-from auth_service.etags import conditional_json, require_fresh
 from auth_service.extensions import db
 from auth_service.login_sessions import revoke_all_tokens, revoke_other_sessions
 from auth_service.models import Account
 from auth_service.outbox import record_event
-from auth_service.paging import link_header, page_arguments, sort_argument
-from auth_service.validation import check_known_fields
+from auth_service.schemas import AccountUpdate, parse
 from shared.auth import authenticate
-from shared.problems import Problem, ValidationProblem
+from shared.conditional import conditional_json, digest_etag, require_fresh
+from shared.paging import page_request, paging_headers
+from shared.problems import Problem
 from shared.requests_json import json_object
 
 bp = Blueprint("admin", __name__)
 log = logging.getLogger(__name__)
 
-ROLE = re.compile(r"[a-z][a-z0-9_-]{0,39}")
-MAX_ROLES = 20
 SORTABLE = {"id": Account.id, "username": Account.username_key, "created_at": Account.created_at}
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -44,15 +41,16 @@ def require_admin(view: F) -> F:
 @bp.get("/accounts")
 @require_admin
 def list_accounts() -> Response:
-    page, per_page = page_arguments()
-    order = sort_argument(SORTABLE, default="id")
+    paging = page_request(tuple(SORTABLE), default_sort="id")
+    column = SORTABLE[paging.sort_field]
+    # The id breaks ties, so a page boundary never splits equal keys unpredictably.
+    order = (column.desc(), Account.id.desc()) if paging.descending else (column, Account.id)
     total = db.session.execute(db.select(func.count(Account.id))).scalar_one()
     accounts = db.session.execute(
-        db.select(Account).order_by(order).limit(per_page).offset((page - 1) * per_page)
+        db.select(Account).order_by(*order).limit(paging.per_page).offset(paging.offset)
     ).scalars()
     response = jsonify([a.to_admin() for a in accounts])
-    response.headers["X-Total-Count"] = str(total)
-    response.headers["Link"] = link_header(page, per_page, total)
+    response.headers.update(paging_headers(paging, total))
     return response
 
 
@@ -73,22 +71,10 @@ def get_account(account_id: int) -> Response:
 @require_admin
 def update_account(account_id: int) -> Response:
     account = _account_or_404(account_id)
-    require_fresh(account.to_admin())
-    body = json_object()
-    errors: list[dict[str, str]] = []
-    check_known_fields(body, {"roles", "disabled"}, errors)
-    roles, disabled = body.get("roles", account.roles), body.get("disabled", account.disabled)
-    if (
-        not isinstance(roles, list)
-        or len(roles) > MAX_ROLES
-        or not all(isinstance(r, str) and ROLE.fullmatch(r) for r in roles)
-    ):
-        errors.append({"field": "roles", "message": f"a list of up to {MAX_ROLES} role names"})
-    if not isinstance(disabled, bool):
-        errors.append({"field": "disabled", "message": "must be true or false"})
-    if errors:
-        raise ValidationProblem(errors)
-    roles = sorted(set(roles))
+    require_fresh([digest_etag(account.to_admin())])
+    changes = parse(AccountUpdate, json_object()).model_dump(exclude_unset=True)
+    roles = sorted(set(changes.get("roles", account.roles or [])))
+    disabled = changes.get("disabled", bool(account.disabled))
     roles_changed = roles != sorted(account.roles or [])
     newly_disabled = disabled and not account.disabled
     if roles_changed or disabled != account.disabled:

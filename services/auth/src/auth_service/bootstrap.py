@@ -11,21 +11,17 @@ from sqlalchemy.exc import IntegrityError
 from auth_service.extensions import db
 from auth_service.models import Account
 from auth_service.outbox import record_event
-from auth_service.passwords import hash_password, password_problem
-from auth_service.validation import check_email, check_username
+from auth_service.passwords import hash_password
+from auth_service.schemas import Register, field_problem
 from shared.config import ConfigError
 
 log = logging.getLogger(__name__)
 
 
 def admin_problems(username: str, email: str, password: str) -> list[str]:
-    errors: list[dict[str, str]] = []
-    check_username(username, errors)
-    check_email(email, errors)
-    problem = password_problem(password)
-    if problem:
-        errors.append({"field": "password", "message": problem})
-    return [f"{e['field']} {e['message']}" for e in errors]
+    values = {"username": username, "email": email, "password": password}
+    problems = {field: field_problem(Register, field, value) for field, value in values.items()}
+    return [f"{field} {problem}" for field, problem in problems.items() if problem]
 
 
 def ensure_admin(username: str, email: str, password: str) -> Account:

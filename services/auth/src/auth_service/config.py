@@ -6,7 +6,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from shared.config import build_config, env_bool, env_float, env_int, env_str
+from auth_service.smtp import SmtpServer, parse_smtp_url
+from shared.config import ConfigError, build_config, env_bool, env_float, env_int, env_str
 
 SERVICE_ROOT = Path(__file__).resolve().parents[2]
 REPO_ROOT = SERVICE_ROOT.parents[1]
@@ -45,12 +46,34 @@ def load_config(overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
         "OUTBOX_POLL_SECONDS": env_float("OUTBOX_POLL_SECONDS", 1.0),
         "OUTBOX_BACKOFF_SECONDS": env_float("OUTBOX_BACKOFF_SECONDS", 1.0),
         "OUTBOX_MAX_BACKOFF_SECONDS": env_float("OUTBOX_MAX_BACKOFF_SECONDS", 300.0),
+        # Mail: the SMTP server (see smtp.py), the sender, and where the links in mail point.
+        "SMTP_URL": env_str("SMTP_URL"),
+        "SMTP_TIMEOUT": env_float("SMTP_TIMEOUT", 10.0),
+        "MAIL_FROM": env_str("MAIL_FROM", "Flask Suite <no-reply@localhost>"),
+        "SITE_NAME": env_str("SITE_NAME", "Flask Suite"),
+        # The gateway's public address; production must say it (mail must not link to here).
+        "PUBLIC_BASE_URL": env_str("PUBLIC_BASE_URL"),
         "BOOTSTRAP_ADMIN_USERNAME": env_str("BOOTSTRAP_ADMIN_USERNAME"),
         "BOOTSTRAP_ADMIN_EMAIL": env_str("BOOTSTRAP_ADMIN_EMAIL"),
         "BOOTSTRAP_ADMIN_PASSWORD": env_str("BOOTSTRAP_ADMIN_PASSWORD"),
     }
     config = build_config("auth", defaults, overrides)
+    config["SMTP_SERVER"] = _smtp_server(config)
+    if not config["PUBLIC_BASE_URL"]:
+        if config["APP_ENV"] == "production":
+            raise ConfigError("PUBLIC_BASE_URL must be set in production (the gateway's address)")
+        config["PUBLIC_BASE_URL"] = "http://127.0.0.1:8000"
     if config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
         # Several gunicorn workers share one SQLite file: wait for a lock instead of failing.
         config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {"connect_args": {"timeout": 15}})
     return config
+
+
+def _smtp_server(config: Mapping[str, Any]) -> SmtpServer | None:
+    production = config["APP_ENV"] == "production"
+    if not config["SMTP_URL"]:
+        if production:
+            # Without mail nobody could verify an address or reset a password.
+            raise ConfigError("SMTP_URL must be set in production (smtp:// or smtps://)")
+        return None
+    return parse_smtp_url(config["SMTP_URL"], production)

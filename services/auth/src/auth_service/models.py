@@ -1,11 +1,11 @@
-"""Auth's tables: accounts, login sessions and the outbox of account events."""
+"""Auth's tables: accounts, login sessions and the outbox of account events and mail."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Integer, String
+from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from auth_service.extensions import db
@@ -61,12 +61,17 @@ class LoginSession(db.Model):  # type: ignore[name-defined]
 
 
 class OutboxEvent(db.Model):  # type: ignore[name-defined]
-    """An account event for content, written in the same transaction as the change."""
+    """A message (an account event for content, a mail), written in the change's transaction."""
 
     __tablename__ = "outbox_events"
+    __table_args__ = (Index("ix_outbox_events_channel_due", "channel", "next_attempt_at"),)
 
     seq: Mapped[int] = mapped_column(Integer, primary_key=True)  # delivery order
     id: Mapped[str] = mapped_column(String(36), nullable=False, unique=True)
+    # Who delivers it: "content" (account events) or "mail" (SMTP).
+    channel: Mapped[str] = mapped_column(
+        String(16), nullable=False, default="content", server_default="content"
+    )
     type: Mapped[str] = mapped_column(String(40), nullable=False)
     account_id: Mapped[int] = mapped_column(Integer, nullable=False, index=True)
     body: Mapped[dict[str, Any]] = mapped_column(JSON, nullable=False)

@@ -1,13 +1,14 @@
-"""The transactional outbox: account events stored with the change, relayed to content.
+"""The transactional outbox: messages stored with the change, relayed until taken.
 
-`record_event` adds a row to the caller's transaction, so an event exists exactly when
-its change was committed. A relay thread in each gunicorn worker claims due rows (an
+`record_event` (an account event for content) and `mail.queue_mail` (a mail) add a row to
+the caller's transaction, so a message exists exactly when its change was committed. Each
+channel has a relay thread in each gunicorn worker: it claims due rows of its channel (an
 UPDATE that only succeeds on unclaimed rows, so two relays never send the same row at the
-same moment), POSTs them to content with a service token, and on a connection error, a
-timeout or a 5xx retries later with exponential back-off. Any other 4xx means content
-refuses the event as malformed: it is marked failed and logged, never retried. 404, 408
-and 429 are retried like a 5xx: they mean "not deployed yet", "too slow", "not now".
-Events of one account go out in order: a row waits while an earlier one is pending.
+same moment), hands them to its sender, and retries later with exponential back-off when
+the sender says the receiver is away. A receiver that refuses a message for good (content
+answering a 4xx, an SMTP server a 5xx for the message) marks it failed, logged, never
+retried. Messages of one account and channel go out in order: a row waits while an earlier
+one is pending, and a slow channel never holds up the other.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import random
 import threading
 import time
 import uuid
-from typing import Any
+from typing import Any, Protocol
 
 import requests
 from flask import Flask, current_app, g
@@ -36,6 +37,25 @@ CLAIM_SECONDS = 60.0
 BATCH_SIZE = 20
 RETRIED_4XX = frozenset({404, 408, 429})
 _EXTENSION = "auth_outbox_relay"
+_RELAYS = "auth_outbox_relays"
+CONTENT_CHANNEL = "content"
+
+
+class RetryLater(Exception):
+    """The receiver is away or busy: try this message again later."""
+
+
+class Refused(Exception):
+    """The receiver refused this message for good: never retry it."""
+
+
+class Sender(Protocol):
+    channel: str
+    # Whether a delivered row keeps its body; a mail's holds single-use links, so it goes.
+    keeps_body: bool
+
+    def send(self, event: OutboxEvent) -> None:
+        """Deliver one message, or raise RetryLater or Refused."""
 
 
 def record_event(event_type: str, account: Account) -> OutboxEvent:
@@ -45,12 +65,21 @@ def record_event(event_type: str, account: Account) -> OutboxEvent:
         data.update(username=account.username, email=account.email, roles=list(account.roles))
     event_id = str(uuid.uuid4())
     now = utcnow()
+    body = {"id": event_id, "type": event_type, "occurred_at": iso(now), "data": data}
+    return add_to_outbox(CONTENT_CHANNEL, event_type, account.id, body, event_id)
+
+
+def add_to_outbox(
+    channel: str, kind: str, account_id: int, body: dict[str, Any], row_id: str | None = None
+) -> OutboxEvent:
+    """Add a message to the current transaction; the caller commits it with the change."""
     event = OutboxEvent(
-        id=event_id,
-        type=event_type,
-        account_id=account.id,
-        body={"id": event_id, "type": event_type, "occurred_at": iso(now), "data": data},
-        created_at=now,
+        id=row_id or str(uuid.uuid4()),
+        channel=channel,
+        type=kind,
+        account_id=account_id,
+        body=body,
+        created_at=utcnow(),
         next_attempt_at=time.time(),
     )
     db.session.add(event)
@@ -62,7 +91,12 @@ def _pending() -> Any:
     return and_(OutboxEvent.delivered_at.is_(None), OutboxEvent.failed_at.is_(None))
 
 
-class OutboxRelay:
+class ContentSender:
+    """Account events to content's /internal/events, with a short-lived service token."""
+
+    channel = CONTENT_CHANNEL
+    keeps_body = True
+
     def __init__(self, app: Flask) -> None:
         self.app = app
         self.content = ServiceClient(
@@ -70,6 +104,28 @@ class OutboxRelay:
             app.config["UPSTREAM_CONNECT_TIMEOUT"],
             app.config["UPSTREAM_READ_TIMEOUT"],
         )
+
+    def send(self, event: OutboxEvent) -> None:
+        try:
+            response = self.content.post(
+                EVENTS_PATH,
+                json=event.body,
+                headers={"Authorization": f"Bearer {service_token(self.app)}"},
+            )
+        except requests.RequestException as exc:
+            raise RetryLater(type(exc).__name__) from exc
+        if 200 <= response.status_code < 300:
+            return
+        if 400 <= response.status_code < 500 and response.status_code not in RETRIED_4XX:
+            raise Refused(f"HTTP {response.status_code}")
+        raise RetryLater(f"HTTP {response.status_code}")
+
+
+class OutboxRelay:
+    def __init__(self, app: Flask, sender: Sender) -> None:
+        self.app = app
+        self.sender = sender
+        self.channel = sender.channel
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -78,7 +134,9 @@ class OutboxRelay:
 
     def start(self) -> None:
         if self._thread is None:
-            self._thread = threading.Thread(target=self._run, name="outbox-relay", daemon=True)
+            self._thread = threading.Thread(
+                target=self._run, name=f"outbox-relay-{self.channel}", daemon=True
+            )
             self._thread.start()
 
     def stop(self) -> None:
@@ -96,7 +154,7 @@ class OutboxRelay:
             try:
                 sent = self.deliver_due()
             except Exception:  # a bad pass must not end the thread; the next one retries
-                log.exception("outbox relay pass failed")
+                log.exception("outbox relay pass failed", extra={"channel": self.channel})
                 sent = 0
             if not sent:
                 self._wake.wait(poll)
@@ -117,11 +175,12 @@ class OutboxRelay:
     def _claim(self) -> list[OutboxEvent]:
         now = time.time()
         unclaimed = or_(OutboxEvent.claimed_until.is_(None), OutboxEvent.claimed_until < now)
+        mine = OutboxEvent.channel == self.channel
         # A cheap read first: most passes find nothing and should not take a write lock.
         if (
             db.session.execute(
                 select(OutboxEvent.seq)
-                .where(_pending(), OutboxEvent.next_attempt_at <= now, unclaimed)
+                .where(mine, _pending(), OutboxEvent.next_attempt_at <= now, unclaimed)
                 .limit(1)
             ).first()
             is None
@@ -131,13 +190,15 @@ class OutboxRelay:
         earlier = aliased(OutboxEvent)
         earlier_pending = exists().where(
             earlier.account_id == OutboxEvent.account_id,
+            earlier.channel == OutboxEvent.channel,
             earlier.seq < OutboxEvent.seq,
             earlier.delivered_at.is_(None),
             earlier.failed_at.is_(None),
         )
         due = (
             select(OutboxEvent.seq)
-            .where(_pending(), OutboxEvent.next_attempt_at <= now, unclaimed, ~earlier_pending)
+            .where(mine, _pending(), OutboxEvent.next_attempt_at <= now, unclaimed)
+            .where(~earlier_pending)
             .order_by(OutboxEvent.seq)
             .limit(BATCH_SIZE)
             .scalar_subquery()
@@ -160,34 +221,30 @@ class OutboxRelay:
 
     def _deliver(self, event: OutboxEvent) -> bool:
         try:
-            response = self.content.post(
-                EVENTS_PATH,
-                json=event.body,
-                headers={"Authorization": f"Bearer {service_token(self.app)}"},
-            )
-        except requests.RequestException as exc:
-            self._retry_later(event, type(exc).__name__)
+            self.sender.send(event)
+        except RetryLater as exc:
+            self._retry_later(event, str(exc))
             return False
-        if 200 <= response.status_code < 300:
-            event.delivered_at = utcnow()
-            event.claimed_until = None
-            db.session.commit()
-            log.info("delivered %s %s", event.type, event.id, extra={"event_id": event.id})
-            return True
-        if 400 <= response.status_code < 500 and response.status_code not in RETRIED_4XX:
+        except Refused as exc:
             event.failed_at = utcnow()
-            event.last_error = f"HTTP {response.status_code}"
+            event.last_error = str(exc)[:200]
             db.session.commit()
             log.error(
-                "content refused %s %s with %s; not retrying",
+                "%s refused %s %s (%s); not retrying",
+                self.channel,
                 event.type,
                 event.id,
-                response.status_code,
+                exc,
                 extra={"event_id": event.id},
             )
             return True
-        self._retry_later(event, f"HTTP {response.status_code}")
-        return False
+        event.delivered_at = utcnow()
+        event.claimed_until = None
+        if not self.sender.keeps_body:
+            event.body = {}
+        db.session.commit()
+        log.info("delivered %s %s", event.type, event.id, extra={"event_id": event.id})
+        return True
 
     def _retry_later(self, event: OutboxEvent, error: str) -> None:
         config = self.app.config
@@ -200,7 +257,7 @@ class OutboxRelay:
         delay *= random.uniform(0.8, 1.2)  # noqa: S311  # jitter, not security  # nosec B311
         event.next_attempt_at = time.time() + delay
         event.claimed_until = None
-        event.last_error = error
+        event.last_error = error[:200]
         db.session.commit()
         log.warning(
             "could not deliver %s %s (%s); retry %d in %.1f s",
@@ -213,18 +270,22 @@ class OutboxRelay:
         )
 
 
-def init_outbox(app: Flask) -> OutboxRelay:
-    relay = OutboxRelay(app)
-    app.extensions[_EXTENSION] = relay
+def init_outbox(app: Flask, *senders: Sender) -> list[OutboxRelay]:
+    """One relay per channel: account events to content, and whatever else is given."""
+    relays = [OutboxRelay(app, ContentSender(app)), *(OutboxRelay(app, s) for s in senders)]
+    app.extensions[_EXTENSION] = relays[0]
+    app.extensions[_RELAYS] = relays
 
     @app.teardown_request
-    def wake_relay(exc: BaseException | None) -> None:
-        # The event was committed in this request: send it now rather than at the next poll.
+    def wake_relays(exc: BaseException | None) -> None:
+        # A message was committed in this request: send it now rather than at the next poll.
         if g.pop("outbox_pending", False):
-            relay.wake()
+            for relay in relays:
+                relay.wake()
 
-    return relay
+    return relays
 
 
-def outbox_relay() -> OutboxRelay:
-    return current_app.extensions[_EXTENSION]
+def outbox_relay(channel: str = CONTENT_CHANNEL) -> OutboxRelay:
+    relays: list[OutboxRelay] = current_app.extensions[_RELAYS]
+    return next(relay for relay in relays if relay.channel == channel)

@@ -12,9 +12,10 @@ from auth_service import login_sessions, throttle
 from auth_service.extensions import db
 from auth_service.models import Account
 from auth_service.passwords import MAX_LENGTH, hash_password, needs_rehash, verify_password
+from auth_service.schemas import Login, parse
 from auth_service.tokens import key_store, token_response
 from shared.auth import authenticate
-from shared.problems import Problem, ValidationProblem
+from shared.problems import Problem
 from shared.requests_json import json_object
 
 bp = Blueprint("sessions", __name__)
@@ -26,17 +27,10 @@ MAX_USERNAME_LENGTH = 254  # an email address at most
 
 @bp.post("/login")
 def login() -> tuple[Response, int]:
-    body = json_object()
-    username, password = body.get("username"), body.get("password")
-    errors = [
-        {"field": name, "message": "required"}
-        for name, value in (("username", username), ("password", password))
-        if not isinstance(value, str) or not value
-    ]
-    if errors:
-        raise ValidationProblem(errors)
-    assert isinstance(username, str) and isinstance(password, str)  # type narrowing only  # nosec B101
-    return token_response(sign_in(username, password, request.remote_addr or "unknown"))
+    fields = parse(Login, json_object())
+    return token_response(
+        sign_in(fields.username, fields.password, request.remote_addr or "unknown")
+    )
 
 
 def sign_in(username: str, password: str, address: str) -> dict[str, Any]:

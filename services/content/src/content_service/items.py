@@ -7,18 +7,20 @@ from typing import Any
 from flask import Blueprint, Response, jsonify, url_for
 from sqlalchemy import ColumnElement
 
-from content_service import conditional, counters
+from content_service import counters, row_versions
 from content_service.extensions import db
 from content_service.idempotency import idempotent
 from content_service.listing import contains, page_ids, rows_in_order
 from content_service.models import Item, aware
 from content_service.ownership import require_owner_or_admin
-from content_service.paging import page_request, paging_headers
-from content_service.schemas import ItemCreate, ItemPublic, ItemUpdate, parse, public
+from content_service.schemas import ItemCreate, ItemPublic, ItemUpdate, parse
 from content_service.validation import no_changes, number_filters, text_filter
+from shared import conditional
 from shared.auth import authenticate
+from shared.paging import page_request, paging_headers
 from shared.problems import Problem, ValidationProblem
 from shared.requests_json import json_object
+from shared.schemas import public
 from shared.tokens import Principal
 
 bp = Blueprint("items", __name__)
@@ -68,7 +70,7 @@ def list_items() -> tuple[Response, int, dict[str, str]]:
 @bp.get("/<int:item_id>")
 def get_item(item_id: int) -> Response:
     item = _find(item_id)
-    current = conditional.etag(item)
+    current = row_versions.etag(item)
     if conditional.not_modified(current):
         return conditional.not_modified_response(current)
     return _answer(item)
@@ -107,7 +109,7 @@ def delete_item(item_id: int) -> tuple[str, int]:
     principal = authenticate()
     item = _find(item_id)
     require_owner_or_admin(principal, item.owner_id, "item")
-    conditional.delete_row(Item, item)
+    row_versions.delete_row(Item, item)
     counters.adjust("items", -1)
     db.session.commit()
     return "", 204
@@ -116,14 +118,14 @@ def delete_item(item_id: int) -> tuple[str, int]:
 def _update(principal: Principal, item_id: int, changes: dict[str, Any]) -> Response:
     item = _find(item_id)
     require_owner_or_admin(principal, item.owner_id, "item")
-    conditional.update_row(Item, item, changes)
+    row_versions.update_row(Item, item, changes)
     db.session.commit()
     return _answer(_find(item_id))
 
 
 def _answer(item: Item) -> Response:
     response = jsonify(to_public(item))
-    response.headers["ETag"] = conditional.etag(item)
+    response.headers["ETag"] = row_versions.etag(item)
     return response
 
 

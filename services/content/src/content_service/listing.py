@@ -14,7 +14,7 @@ from sqlalchemy import ColumnElement, func, select
 
 from content_service import counters
 from content_service.extensions import db
-from content_service.paging import PageRequest
+from shared.paging import PageRequest
 
 
 def page_ids(

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any
 
 from flask import Blueprint, Response, jsonify
 from pydantic import BaseModel
-from pydantic.json_schema import models_json_schema
 
 from content_service import items, posts, users
 from content_service.idempotency import HEADER as IDEMPOTENCY_HEADER
-from content_service.paging import DEFAULT_PER_PAGE, MAX_PAGE, MAX_PER_PAGE
 from content_service.schemas import (
     ItemCreate,
     ItemPublic,
@@ -18,11 +16,26 @@ from content_service.schemas import (
     PostCreate,
     PostPublic,
     PostUpdate,
-    ProblemDetails,
     UserPublic,
     UserUpdate,
 )
-from shared.ids import MAX_ID
+from shared.openapi import (
+    BEARER,
+    ETAG_HEADER,
+    IF_NONE_MATCH,
+    LIST_HEADERS,
+    NOT_MODIFIED,
+    base_components,
+    component_schemas,
+    id_param,
+    if_match,
+    json_content,
+    paging_parameters,
+    problems,
+    query,
+    ref,
+)
+from shared.openapi import header as header_param
 
 bp = Blueprint("openapi", __name__)
 
@@ -33,20 +46,7 @@ REQUEST_SCHEMAS: tuple[type[BaseModel], ...] = (
     ItemCreate,
     ItemUpdate,
 )
-RESPONSE_SCHEMAS: tuple[type[BaseModel], ...] = (UserPublic, PostPublic, ItemPublic, ProblemDetails)
-
-PROBLEMS = {
-    "400": ("BadRequest", "The body is not valid JSON."),
-    "401": ("Unauthorized", "Missing, invalid, expired or revoked access token."),
-    "403": ("Forbidden", "Signed in, but not the owner (or author) and not an admin."),
-    "404": ("NotFound", "No such resource."),
-    "409": ("Conflict", "A request with the same Idempotency-Key is still in progress."),
-    "412": ("PreconditionFailed", "If-Match names a version that is no longer current."),
-    "414": ("URITooLong", "The URL is longer than the HTTP server accepts."),
-    "415": ("UnsupportedMediaType", "The body is not application/json."),
-    "422": ("ValidationFailed", "Invalid fields, parameters or headers; one entry per field."),
-    "503": ("ServiceUnavailable", "A dependency (token revocation list) is unavailable."),
-}
+RESPONSE_SCHEMAS: tuple[type[BaseModel], ...] = (UserPublic, PostPublic, ItemPublic)
 
 
 @bp.get("/openapi.json")
@@ -70,7 +70,7 @@ def openapi_document() -> dict[str, Any]:
         "paths": {
             "/api/users": {"get": _list_op("users", "UserPublic", users.SORTABLE, [])},
             "/api/users/{id}": {
-                "parameters": [_id_param("user")],
+                "parameters": [id_param("id", "user")],
                 "get": _get_op("users", "UserPublic"),
                 "patch": _write_op(
                     "users", "Update a profile (the user or an admin)", "UserUpdate", "UserPublic"
@@ -82,12 +82,12 @@ def openapi_document() -> dict[str, Any]:
                     "PostPublic",
                     posts.SORTABLE,
                     [
-                        _query(
+                        query(
                             "author",
                             "Only posts by this username.",
                             {"type": "string", "maxLength": 80},
                         ),
-                        _query(
+                        query(
                             "q",
                             "Text in the title or the content.",
                             {"type": "string", "maxLength": 200},
@@ -103,17 +103,17 @@ def openapi_document() -> dict[str, Any]:
                     "ItemPublic",
                     items.SORTABLE,
                     [
-                        _query(
+                        query(
                             "q",
                             "Text in the name or the description.",
                             {"type": "string", "maxLength": 200},
                         ),
-                        _query(
+                        query(
                             "min_price",
                             "Price at least this (inclusive).",
                             {"type": "number", "minimum": 0},
                         ),
-                        _query(
+                        query(
                             "max_price",
                             "Price at most this (inclusive).",
                             {"type": "number", "minimum": 0},
@@ -124,124 +124,24 @@ def openapi_document() -> dict[str, Any]:
             },
             "/api/items/{id}": _single("items", "item", "Item"),
         },
-        "components": {
-            "schemas": _schemas(),
-            "responses": {
-                name: {
-                    "description": description,
-                    "content": {"application/problem+json": {"schema": _ref("ProblemDetails")}},
-                }
-                for name, description in PROBLEMS.values()
-            },
-            "securitySchemes": {
-                "bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
-            },
-        },
+        "components": base_components(component_schemas(REQUEST_SCHEMAS, RESPONSE_SCHEMAS)),
     }
-
-
-def _schemas() -> dict[str, Any]:
-    modes: list[tuple[type[BaseModel], Literal["validation", "serialization"]]] = [
-        (m, "validation") for m in REQUEST_SCHEMAS
-    ]
-    modes += [(m, "serialization") for m in RESPONSE_SCHEMAS]
-    _, top = models_json_schema(modes, ref_template="#/components/schemas/{model}")
-    return dict(top.get("$defs", {}))
-
-
-def _ref(name: str) -> dict[str, str]:
-    return {"$ref": f"#/components/schemas/{name}"}
-
-
-def _problems(*statuses: str) -> dict[str, Any]:
-    return {s: {"$ref": f"#/components/responses/{PROBLEMS[s][0]}"} for s in statuses}
-
-
-def _query(name: str, description: str, schema: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "name": name,
-        "in": "query",
-        "required": False,
-        "description": description,
-        "schema": schema,
-    }
-
-
-def _header(name: str, description: str, schema: dict[str, Any] | None = None) -> dict[str, Any]:
-    return {
-        "name": name,
-        "in": "header",
-        "required": False,
-        "description": description,
-        "schema": schema or {"type": "string"},
-    }
-
-
-def _id_param(noun: str) -> dict[str, Any]:
-    return {
-        "name": "id",
-        "in": "path",
-        "required": True,
-        "description": f"The {noun}'s id.",
-        "schema": {"type": "integer", "minimum": 1, "maximum": MAX_ID},
-    }
-
-
-ETAG_HEADER = {
-    "ETag": {"description": "The representation's version.", "schema": {"type": "string"}}
-}
-
-
-def _json(schema: dict[str, Any]) -> dict[str, Any]:
-    return {"application/json": {"schema": schema}}
 
 
 def _list_op(
     tag: str, public: str, sortable: tuple[str, ...], filters: list[dict[str, Any]]
 ) -> dict[str, Any]:
-    sorts = [f for field in sortable for f in (field, f"-{field}")]
     return {
         "tags": [tag],
         "summary": f"List {tag}",
-        "parameters": [
-            _query(
-                "page",
-                "Page number, from 1.",
-                {"type": "integer", "minimum": 1, "maximum": MAX_PAGE, "default": 1},
-            ),
-            _query(
-                "per_page",
-                "Page size.",
-                {
-                    "type": "integer",
-                    "minimum": 1,
-                    "maximum": MAX_PER_PAGE,
-                    "default": DEFAULT_PER_PAGE,
-                },
-            ),
-            _query(
-                "sort",
-                "Sort field; a leading '-' sorts descending.",
-                {"type": "string", "enum": sorts, "default": "-created_at"},
-            ),
-            *filters,
-        ],
+        "parameters": [*paging_parameters(sortable, "-created_at"), *filters],
         "responses": {
             "200": {
                 "description": "One page.",
-                "headers": {
-                    "X-Total-Count": {
-                        "description": "Matching rows over all pages.",
-                        "schema": {"type": "integer"},
-                    },
-                    "Link": {
-                        "description": "RFC 8288 links: first, prev, next, last.",
-                        "schema": {"type": "string"},
-                    },
-                },
-                "content": _json({"type": "array", "items": _ref(public)}),
+                "headers": LIST_HEADERS,
+                "content": json_content({"type": "array", "items": ref(public)}),
             },
-            **_problems("414", "422"),
+            **problems("414", "422"),
         },
     }
 
@@ -250,15 +150,15 @@ def _get_op(tag: str, public: str) -> dict[str, Any]:
     return {
         "tags": [tag],
         "summary": f"Get one of {tag}",
-        "parameters": [_header("If-None-Match", "An ETag; an unchanged resource gives 304.")],
+        "parameters": [IF_NONE_MATCH],
         "responses": {
             "200": {
                 "description": "The resource.",
                 "headers": ETAG_HEADER,
-                "content": _json(_ref(public)),
+                "content": json_content(ref(public)),
             },
-            "304": {"description": "Not modified since the ETag in If-None-Match."},
-            **_problems("401", "404"),
+            "304": NOT_MODIFIED,
+            **problems("401", "404"),
         },
     }
 
@@ -267,16 +167,16 @@ def _create_op(tag: str, create: str, public: str) -> dict[str, Any]:
     return {
         "tags": [tag],
         "summary": f"Create one of {tag}",
-        "security": [{"bearerAuth": []}],
+        "security": BEARER,
         "parameters": [
-            _header(
+            header_param(
                 IDEMPOTENCY_HEADER,
                 "Repeat within 24 h to replay the first answer.",
                 # The same rule as idempotency._VALID_KEY: 1 to 255 visible ASCII characters.
                 {"type": "string", "pattern": "^[!-~]{1,255}$"},
             )
         ],
-        "requestBody": {"required": True, "content": _json(_ref(create))},
+        "requestBody": {"required": True, "content": json_content(ref(create))},
         "responses": {
             "201": {
                 "description": "Created (or the replay of the first answer to this key).",
@@ -284,9 +184,9 @@ def _create_op(tag: str, create: str, public: str) -> dict[str, Any]:
                     **ETAG_HEADER,
                     "Location": {"description": "The new resource.", "schema": {"type": "string"}},
                 },
-                "content": _json(_ref(public)),
+                "content": json_content(ref(public)),
             },
-            **_problems("400", "401", "409", "415", "422", "503"),
+            **problems("400", "401", "409", "415", "422", "503"),
         },
     }
 
@@ -295,16 +195,16 @@ def _write_op(tag: str, summary: str, body: str, public: str) -> dict[str, Any]:
     return {
         "tags": [tag],
         "summary": summary,
-        "security": [{"bearerAuth": []}],
-        "parameters": [_header("If-Match", "An ETag; a stale one gives 412 and changes nothing.")],
-        "requestBody": {"required": True, "content": _json(_ref(body))},
+        "security": BEARER,
+        "parameters": [if_match("changes nothing")],
+        "requestBody": {"required": True, "content": json_content(ref(body))},
         "responses": {
             "200": {
                 "description": "The changed resource.",
                 "headers": ETAG_HEADER,
-                "content": _json(_ref(public)),
+                "content": json_content(ref(public)),
             },
-            **_problems("400", "401", "403", "404", "412", "415", "422", "503"),
+            **problems("400", "401", "403", "404", "412", "415", "422", "503"),
         },
     }
 
@@ -312,7 +212,7 @@ def _write_op(tag: str, summary: str, body: str, public: str) -> dict[str, Any]:
 def _single(tag: str, noun: str, model: str) -> dict[str, Any]:
     public = f"{model}Public"
     return {
-        "parameters": [_id_param(noun)],
+        "parameters": [id_param("id", noun)],
         "get": _get_op(tag, public),
         "put": _write_op(tag, f"Replace a {noun} (owner or admin)", f"{model}Create", public),
         "patch": _write_op(
@@ -321,13 +221,11 @@ def _single(tag: str, noun: str, model: str) -> dict[str, Any]:
         "delete": {
             "tags": [tag],
             "summary": f"Delete a {noun} (owner or admin)",
-            "security": [{"bearerAuth": []}],
-            "parameters": [
-                _header("If-Match", "An ETag; a stale one gives 412 and deletes nothing.")
-            ],
+            "security": BEARER,
+            "parameters": [if_match("deletes nothing")],
             "responses": {
                 "204": {"description": "Deleted."},
-                **_problems("401", "403", "404", "412", "503"),
+                **problems("401", "403", "404", "412", "503"),
             },
         },
     }

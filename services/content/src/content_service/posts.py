@@ -7,19 +7,21 @@ from typing import Any
 from flask import Blueprint, Response, jsonify, url_for
 from sqlalchemy import ColumnElement, select
 
-from content_service import conditional, counters
+from content_service import counters, row_versions
 from content_service.extensions import db
 from content_service.idempotency import idempotent
 from content_service.listing import contains, page_ids, rows_in_order
 from content_service.models import Post, User, aware
 from content_service.ownership import require_owner_or_admin
-from content_service.paging import page_request, paging_headers
 from content_service.projection import ensure_user
-from content_service.schemas import PostCreate, PostPublic, PostUpdate, parse, public
+from content_service.schemas import PostCreate, PostPublic, PostUpdate, parse
 from content_service.validation import no_changes, text_filter
+from shared import conditional
 from shared.auth import authenticate
+from shared.paging import page_request, paging_headers
 from shared.problems import Problem
 from shared.requests_json import json_object
+from shared.schemas import public
 from shared.tokens import Principal
 
 bp = Blueprint("posts", __name__)
@@ -63,7 +65,7 @@ def list_posts() -> tuple[Response, int, dict[str, str]]:
 @bp.get("/<int:post_id>")
 def get_post(post_id: int) -> Response:
     post = _find(post_id)
-    current = conditional.etag(post)
+    current = row_versions.etag(post)
     if conditional.not_modified(current):
         return conditional.not_modified_response(current)
     return _answer(post)
@@ -103,7 +105,7 @@ def delete_post(post_id: int) -> tuple[str, int]:
     principal = authenticate()
     post = _find(post_id)
     require_owner_or_admin(principal, post.author_id, "post")
-    conditional.delete_row(Post, post)
+    row_versions.delete_row(Post, post)
     counters.adjust("posts", -1)
     db.session.commit()
     return "", 204
@@ -112,14 +114,14 @@ def delete_post(post_id: int) -> tuple[str, int]:
 def _update(principal: Principal, post_id: int, changes: dict[str, Any]) -> Response:
     post = _find(post_id)
     require_owner_or_admin(principal, post.author_id, "post")
-    conditional.update_row(Post, post, changes)
+    row_versions.update_row(Post, post, changes)
     db.session.commit()
     return _answer(_find(post_id))
 
 
 def _answer(post: Post) -> Response:
     response = jsonify(to_public(post, _usernames({post.author_id}).get(post.author_id, "")))
-    response.headers["ETag"] = conditional.etag(post)
+    response.headers["ETag"] = row_versions.etag(post)
     return response
 
 

@@ -10,9 +10,10 @@ import math
 from datetime import datetime
 from typing import Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from shared.problems import ValidationProblem
+from shared import schemas as shared_schemas
+from shared.schemas import NOT_BLANK, Strict, omittable, without_default
 
 T = TypeVar("T", bound=BaseModel)
 
@@ -21,31 +22,6 @@ SERVER_OWNED = frozenset(
     {"id", "author", "author_id", "owner_id", "username", "email", "created_at", "updated_at"}
 )
 MAX_PRICE = 9_999_999_999.99
-NOT_BLANK = r"\S"  # at least one character that is not white space
-
-
-def _without_default(schema: dict[str, Any]) -> None:
-    schema.pop("default", None)
-
-
-def omittable(description: str | None = None, **constraints: Any) -> Any:
-    """A field that may be left out but is never null: absent means "leave as is" in a PATCH,
-    while an explicit null fails validation (pydantic does not validate defaults)."""
-    constraints.setdefault("json_schema_extra", _without_default)
-    return Field(default=None, description=description, **constraints)
-
-
-class Strict(BaseModel):
-    # Unknown and server-owned fields are refused, never silently dropped.
-    model_config = ConfigDict(extra="forbid")
-
-    @field_validator("*")
-    @classmethod
-    def _no_nul(cls, value: Any) -> Any:
-        # JSON can carry U+0000 but PostgreSQL text cannot store it: refused here, not a 500.
-        if isinstance(value, str) and "\x00" in value:
-            raise ValueError("must not contain the NUL character")
-        return value
 
 
 class UserUpdate(Strict):
@@ -98,7 +74,7 @@ def _cents(value: float | None) -> float | None:
 
 def _in_cents(schema: dict[str, Any]) -> None:
     """Documented only: pydantic's own multiple_of check is exact, too strict for floats."""
-    _without_default(schema)
+    without_default(schema)
     schema["multipleOf"] = 0.01
 
 
@@ -152,49 +128,6 @@ class AccountEvent(BaseModel):
     data: AccountData
 
 
-class FieldError(BaseModel):
-    field: str
-    message: str
-
-
-class ProblemDetails(BaseModel):
-    """RFC 9457 problem document, the shape of every error."""
-
-    type: str
-    title: str
-    status: int
-    detail: str
-    instance: str | None
-    request_id: str | None
-    errors: list[FieldError] = omittable(description="Only on 422: one per bad field.")
-
-
-def public(schema: type[BaseModel], fields: dict[str, Any], **dump: Any) -> dict[str, Any]:
-    """A response body, shaped and serialized by its Public schema."""
-    return schema.model_validate(fields).model_dump(mode="json", **dump)
-
-
 def parse(schema: type[T], body: dict[str, Any], *, strict: bool = True) -> T:
     """Validate a body against a schema, or raise 422 with one entry per bad field."""
-    try:
-        return schema.model_validate(body, strict=strict)
-    except ValidationError as exc:
-        raise ValidationProblem(_field_errors(exc)) from exc
-
-
-def _field_errors(exc: ValidationError) -> list[dict[str, str]]:
-    errors: dict[str, str] = {}
-    for err in exc.errors():
-        field = ".".join(str(part) for part in err["loc"])
-        errors.setdefault(field, _message(field, err))
-    return [{"field": field, "message": message} for field, message in errors.items()]
-
-
-def _message(field: str, err: Any) -> str:
-    if err["type"] == "extra_forbidden":
-        if field in SERVER_OWNED:
-            return "read-only field, set by the server"
-        return "unknown field"
-    if err["type"] == "string_pattern_mismatch":
-        return "must not be blank"
-    return str(err["msg"]).removeprefix("Value error, ")
+    return shared_schemas.parse(schema, body, strict=strict, read_only=SERVER_OWNED)

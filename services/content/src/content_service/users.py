@@ -10,17 +10,19 @@ from typing import Any
 
 from flask import Blueprint, Response, jsonify
 
-from content_service import conditional
+from content_service import row_versions
 from content_service.extensions import db
 from content_service.listing import page_ids, rows_in_order
 from content_service.models import User, aware
 from content_service.ownership import require_owner_or_admin
-from content_service.paging import page_request, paging_headers
-from content_service.schemas import UserPublic, UserUpdate, parse, public
+from content_service.schemas import UserPublic, UserUpdate, parse
 from content_service.validation import no_changes
+from shared import conditional
 from shared.auth import authenticate, optional_auth
+from shared.paging import page_request, paging_headers
 from shared.problems import Problem
 from shared.requests_json import json_object
+from shared.schemas import public
 from shared.tokens import Principal
 
 bp = Blueprint("users", __name__)
@@ -57,7 +59,7 @@ def list_users() -> tuple[Response, int, dict[str, str]]:
 def get_user(user_id: int) -> Response:
     viewer = optional_auth()
     user = _find(user_id)
-    current = conditional.etag(user, private=_sees_email(viewer, user))
+    current = row_versions.etag(user, private=_sees_email(viewer, user))
     if conditional.not_modified(current):
         response = conditional.not_modified_response(current)
         response.headers["Vary"] = "Authorization"
@@ -72,14 +74,14 @@ def patch_user(user_id: int) -> Response:
     no_changes(changes)
     user = _find(user_id)
     require_owner_or_admin(principal, user.id, "profile")
-    conditional.update_row(User, user, changes)
+    row_versions.update_row(User, user, changes)
     db.session.commit()
     return _answer(_find(user_id), with_email=True)
 
 
 def _answer(user: User, with_email: bool) -> Response:
     response = jsonify(to_public(user, with_email))
-    response.headers["ETag"] = conditional.etag(user, private=with_email)
+    response.headers["ETag"] = row_versions.etag(user, private=with_email)
     response.headers["Vary"] = "Authorization"
     return response
 

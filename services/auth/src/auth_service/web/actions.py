@@ -11,11 +11,13 @@ from typing import Any
 from auth_service import accounts, login_sessions, sessions
 from auth_service.extensions import db
 from auth_service.models import Account
+from auth_service.schemas import PasswordChange, Register, parse
 from shared.problems import Problem, ValidationProblem
 
 
 def register(username: str, email: str, password: str) -> Account:
-    return accounts.create_account(username, email, password)
+    fields = {"username": username, "email": email, "password": password}
+    return accounts.create_account(parse(Register, fields))
 
 
 def sign_in(username: str, password: str, address: str) -> dict[str, Any]:
@@ -35,7 +37,8 @@ def change_password(account_id: int, current: str, new: str, keep_sid: str | Non
     if account is None or account.disabled:
         raise Problem(401, "The account no longer exists.")
     try:
-        accounts.set_password(account, current, new, keep_sid)
+        fields = {"current_password": current, "new_password": new}
+        accounts.set_password(account, parse(PasswordChange, fields), keep_sid)
     except Problem as problem:
         if problem.status != 401:
             raise

@@ -2,27 +2,24 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
-
 from flask_wtf import FlaskForm
+from pydantic import BaseModel
 from wtforms import EmailField, Field, Form, PasswordField, StringField
 from wtforms.validators import DataRequired, EqualTo, ValidationError
 
 from auth_service.passwords import MAX_LENGTH, MIN_LENGTH
-from auth_service.validation import check_email, check_password, check_username
+from auth_service.schemas import PasswordChange, Register, field_problem
 
 PASSWORD_RULE = f"{MIN_LENGTH} to {MAX_LENGTH} characters; not a common password."
 
 
-def api_rule(check: Callable[[Any, list[dict[str, str]]], None]):
-    """A form validator from the API's own field check, so both refuse the same input."""
+def api_rule(schema: type[BaseModel]):
+    """A form validator from the API schema's own field rule, so both refuse the same input."""
 
     def validate(form: Form, field: Field) -> None:
-        errors: list[dict[str, str]] = []
-        check(field.data, errors)
-        if errors:
-            raise ValidationError(errors[0]["message"])
+        problem = field_problem(schema, field.name, field.data)
+        if problem:
+            raise ValidationError(problem)
 
     return validate
 
@@ -33,9 +30,9 @@ class LoginForm(FlaskForm):
 
 
 class RegisterForm(FlaskForm):
-    username = StringField("Username", validators=[DataRequired(), api_rule(check_username)])
-    email = EmailField("Email", validators=[DataRequired(), api_rule(check_email)])
-    password = PasswordField("Password", validators=[DataRequired(), api_rule(check_password)])
+    username = StringField("Username", validators=[DataRequired(), api_rule(Register)])
+    email = EmailField("Email", validators=[DataRequired(), api_rule(Register)])
+    password = PasswordField("Password", validators=[DataRequired(), api_rule(Register)])
     confirm = PasswordField(
         "Repeat the password",
         validators=[DataRequired(), EqualTo("password", message="The passwords differ.")],
@@ -45,7 +42,7 @@ class RegisterForm(FlaskForm):
 class PasswordForm(FlaskForm):
     current_password = PasswordField("Current password", validators=[DataRequired()])
     new_password = PasswordField(
-        "New password", validators=[DataRequired(), api_rule(check_password)]
+        "New password", validators=[DataRequired(), api_rule(PasswordChange)]
     )
     confirm = PasswordField(
         "Repeat the new password",

@@ -23,9 +23,14 @@ NEXT = [
 ]
 
 
-def _page(summary: str, parameters: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+def _page(
+    operation_id: str, summary: str, parameters: list[dict[str, Any]] | None = None
+) -> dict[str, Any]:
     operation: dict[str, Any] = {
+        "operationId": operation_id,
         "tags": TAG,
+        # No bearer token: a page reads its own cookies and sends the browser to log in.
+        "security": [],
         "summary": summary,
         "responses": {"200": {"description": "the page", **HTML}},
     }
@@ -34,8 +39,10 @@ def _page(summary: str, parameters: list[dict[str, Any]] | None = None) -> dict[
     return operation
 
 
-def _post(summary: str, parameters: list[dict[str, Any]] | None = None) -> dict[str, Any]:
-    operation = _page(summary, parameters)
+def _post(
+    operation_id: str, summary: str, parameters: list[dict[str, Any]] | None = None
+) -> dict[str, Any]:
+    operation = _page(operation_id, summary, parameters)
     operation["requestBody"] = FORM
     operation["responses"] = {
         "200": {"description": "the form again, with its errors beside the fields", **HTML},
@@ -44,9 +51,11 @@ def _post(summary: str, parameters: list[dict[str, Any]] | None = None) -> dict[
     return operation
 
 
-def _redirect(summary: str) -> dict[str, Any]:
+def _redirect(operation_id: str, summary: str) -> dict[str, Any]:
     return {
+        "operationId": operation_id,
         "tags": TAG,
+        "security": [],
         "summary": summary,
         "parameters": NEXT,
         "responses": {"302": {"description": "on to `next`, or to the login page"}},
@@ -55,34 +64,45 @@ def _redirect(summary: str) -> dict[str, Any]:
 
 HOSTED_PAGES: dict[str, Any] = {
     "/auth/web/register": {
-        "get": _page("The registration form"),
-        "post": _post("Create an account (Flask-WTF form with its CSRF token)"),
+        "get": _page("showRegisterPage", "The registration form"),
+        "post": _post(
+            "submitRegisterPage", "Create an account (Flask-WTF form with its CSRF token)"
+        ),
     },
     "/auth/web/login": {
-        "get": _page("The login form", NEXT),
+        "get": _page("showLoginPage", "The login form", NEXT),
         "post": _post(
+            "submitLoginPage",
             "Log in; the tokens are set as HttpOnly cookies (with the CSRF double-submit "
             "cookies) and the browser goes on to `next`",
             NEXT,
         ),
     },
     "/auth/web/refresh": {
-        "get": _redirect("Trade the refresh cookie for new token cookies, then go on to `next`")
+        "get": _redirect(
+            "refreshByCookie",
+            "Trade the refresh cookie for new token cookies, then go on to `next`",
+        )
     },
     "/auth/web/logout": {
-        "get": _page("Confirm logging out"),
+        "get": _page("showLogoutPage", "Confirm logging out"),
         "post": _post(
+            "submitLogoutPage",
             "Log out: revoke the session and clear the cookies (Flask-WTF's token or the "
-            "access token's `csrf_access_token` value)"
+            "access token's `csrf_access_token` value)",
         ),
     },
     "/auth/web/password": {
-        "get": _page("The change-password form (signed in by cookie)"),
-        "post": _post("Change the password; every other session is signed out"),
+        "get": _page("showPasswordPage", "The change-password form (signed in by cookie)"),
+        "post": _post(
+            "submitPasswordPage", "Change the password; every other session is signed out"
+        ),
     },
     "/auth/web/ui/static/{filename}": {
         "get": {
+            "operationId": "getPageAsset",
             "tags": TAG,
+            "security": [],
             "summary": "The pages' stylesheet",
             "parameters": [
                 {"name": "filename", "in": "path", "required": True, "schema": {"type": "string"}}

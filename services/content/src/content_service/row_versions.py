@@ -1,4 +1,4 @@
-"""Conditional requests: ETags from each row's version, 304 on If-None-Match, 412 on If-Match.
+"""ETags from each row's version, and writes that are conditional in the database itself.
 
 A write with If-Match is one statement, `UPDATE/DELETE ... WHERE id = :id AND version = :v`,
 so two clients holding the same ETag cannot both win: the second changes nothing and gets 412.
@@ -9,12 +9,12 @@ from __future__ import annotations
 import zlib
 from typing import Any
 
-from flask import Response, request
 from sqlalchemy import delete, update
 
 from content_service.database import affected
 from content_service.extensions import db
 from content_service.models import iso, utcnow
+from shared.conditional import if_match_allows, precondition_failed
 from shared.problems import Problem
 
 PRIVATE_SUFFIX = "-p"
@@ -26,44 +26,18 @@ def etag(row: Any, private: bool = False) -> str:
     return f'"{row.version}-{stamp:08x}{PRIVATE_SUFFIX if private else ""}"'
 
 
-def _tags(header: str) -> list[str]:
-    return [part.strip() for part in header.split(",") if part.strip()]
-
-
-def not_modified(current: str) -> bool:
-    """If-None-Match uses the weak comparison: W/ prefixes are ignored."""
-    header = request.headers.get("If-None-Match")
-    if header is None:
-        return False
-    tags = [tag.removeprefix("W/") for tag in _tags(header)]
-    return "*" in tags or current in tags
-
-
-def not_modified_response(current: str) -> Response:
-    response = Response(status=304)
-    response.headers["ETag"] = current
-    return response
-
-
 def expected_version(row: Any) -> int | None:
     """The version an If-Match pins the write to (None: unconditional), or 412 if stale.
 
     If-Match uses the strong comparison, so a weak tag never matches. Either representation
     of a profile (with or without the email) names the same version.
     """
-    header = request.headers.get("If-Match")
-    if header is None:
+    allowed = if_match_allows((etag(row), etag(row, private=True)))
+    if allowed is None:
         return None
-    tags = _tags(header)
-    if "*" in tags:
-        return row.version
-    if etag(row) in tags or etag(row, private=True) in tags:
+    if allowed:
         return row.version
     raise precondition_failed()
-
-
-def precondition_failed() -> Problem:
-    return Problem(412, "The resource has changed since the ETag in If-Match; fetch it again.")
 
 
 def update_row(model: Any, row: Any, changes: dict[str, Any]) -> None:
