@@ -208,7 +208,8 @@ class Edge:
             await self.check(exchange, path, bearer=route is not None or path == "/me")
         body = await self.read_body(exchange, receive)
         if body is None:
-            return None  # the client is gone: nothing is sent on, nothing answered
+            exchange.status = 499  # the client is gone: nothing is sent on, nothing answered
+            return None
         if route is None:
             await self.to_flask(exchange, body, receive, send)
             return None
