@@ -7,7 +7,11 @@ it, however that script ends (devstack's --watch-pid).
 
 from __future__ import annotations
 
+import email
+import email.policy
+import mailbox
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -43,6 +47,27 @@ class LocalStack:
             "REDIS_PORT": str(free_port()),
         }
         self.process: subprocess.Popen[bytes] | None = None
+
+    def verify_email(self, address: str, timeout: float = 30) -> None:
+        """Follow the verification link mailed to `address`, from the stack's mail catcher."""
+        folder = mailbox.Maildir(self.base / "state" / "mail", create=True)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for message in folder:
+                # Decoded (quoted-printable breaks long lines, and a token, in the raw payload).
+                text = email.message_from_bytes(message.as_bytes(), policy=email.policy.default)
+                body = text.get_body(("plain",))
+                content = body.get_content() if body is not None else ""
+                found = re.search(r"/auth/web/verify\?token=([\w-]+)", content)
+                if message["To"] == address and found:
+                    requests.post(
+                        f"{self.gateway}/auth/email/verify",
+                        json={"token": found.group(1)},
+                        timeout=10,
+                    ).raise_for_status()
+                    return
+            time.sleep(0.1)
+        raise RuntimeError(f"no verification mail to {address} within {timeout} s")
 
     def url(self, name: str) -> str:
         return f"http://127.0.0.1:{self.ports[name]}"

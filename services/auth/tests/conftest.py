@@ -66,7 +66,7 @@ def _fresh_database(template: str, tmp_path: Path) -> str:
         with engine.begin() as connection:
             connection.execute(
                 sqlalchemy.text(
-                    "TRUNCATE outbox_events, sessions, oauth_clients, accounts"
+                    "TRUNCATE outbox_events, account_tokens, sessions, oauth_clients, accounts"
                     " RESTART IDENTITY CASCADE"
                 )
             )

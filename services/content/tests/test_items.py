@@ -229,3 +229,22 @@ def test_an_admin_token_without_the_admin_scope_has_a_users_rights(client, token
     assert client.get(f"/api/items/{item['id']}").status_code == 200
     full = tokens.bearer(2, "root", roles=["admin"])
     assert client.delete(f"/api/items/{item['id']}", headers=full).status_code == 204
+
+
+def test_a_create_verifies_its_token_once(app, client, auth_headers, monkeypatch):
+    verifier = app.extensions["suite_token_verifier"]
+    calls = []
+    verify = verifier.verify
+
+    def counted(token, expected_type="access"):
+        calls.append(expected_type)
+        return verify(token, expected_type)
+
+    monkeypatch.setattr(verifier, "verify", counted)
+    created = client.post(
+        "/api/items",
+        json={"name": "n", "price": 1},
+        headers={**auth_headers, "Idempotency-Key": "once"},
+    )
+    assert created.status_code == 201
+    assert calls == ["access"]

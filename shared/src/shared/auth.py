@@ -62,9 +62,7 @@ def authenticate(expected_type: str = "access", scope: str | None = None) -> Pri
     With `scope`, a token without that scope is refused with 403 `insufficient_scope`
     (RFC 6750 3.1). The request's principal is verified once and kept for the request.
     """
-    principal = g.get("principal") if expected_type == "access" else None
-    if principal is None:
-        principal = _verified_principal(expected_type)
+    principal = _verified_principal(expected_type)
     if scope is not None and scope not in scopes(principal.claims):
         raise insufficient_scope(scope)
     return principal
@@ -92,6 +90,9 @@ def insufficient_scope(scope: str) -> Problem:
 
 
 def _verified_principal(expected_type: str) -> Principal:
+    verified = g.get("verified_as")
+    if verified is not None and verified[0] == expected_type:
+        return verified[1]  # checked once a request, however many layers ask
     token = bearer_token()
     from_cookie = False
     if token is None and expected_type == "access" and "Authorization" not in request.headers:
@@ -102,8 +103,8 @@ def _verified_principal(expected_type: str) -> Principal:
     claims, principal = verify_or_problem(token_verifier(), token, expected_type)
     if from_cookie:
         check_csrf(claims)
-    if expected_type == "access":
-        g.principal = principal
+    g.principal = principal
+    g.verified_as = (expected_type, principal)
     return principal
 
 

@@ -53,6 +53,7 @@ class TokenFactory:
             "type": "access",
             "client_id": FIRST_PARTY_CLIENT_ID,
             "scope": scope,
+            "email_verified": True,  # as auth's tokens say once the address is confirmed
             **extra,
         }
 

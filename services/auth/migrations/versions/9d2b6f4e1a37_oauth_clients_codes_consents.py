@@ -1,7 +1,7 @@
 """oauth: clients, authorization codes, consents
 
 Revision ID: 9d2b6f4e1a37
-Revises: 3f8a6c2d9b71
+Revises: 9d4e1b7a3c52
 Create Date: 2026-12-04 15:30:00
 
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 
 revision = "9d2b6f4e1a37"
-down_revision = "3f8a6c2d9b71"
+down_revision = "9d4e1b7a3c52"
 branch_labels = None
 depends_on = None
 

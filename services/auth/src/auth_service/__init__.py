@@ -16,7 +16,9 @@ from auth_service import (
     oauth_clients,
     oauth_views,
     openapi,
+    recovery,
     sessions,
+    verification,
     web,
 )
 from auth_service.bootstrap import init_bootstrap
@@ -64,6 +66,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
     app.register_blueprint(accounts.bp, url_prefix="/auth")
     app.register_blueprint(sessions.bp, url_prefix="/auth")
+    app.register_blueprint(verification.bp, url_prefix="/auth")
+    app.register_blueprint(recovery.bp, url_prefix="/auth")
     app.register_blueprint(admin.bp, url_prefix="/auth")
     app.register_blueprint(oauth_clients.bp, url_prefix="/auth")
     app.register_blueprint(oauth_views.bp, url_prefix="/auth")

@@ -124,6 +124,8 @@ def issue_token_pair(
         "sid": session_id,
         "client_id": client_id or current_app.config["FIRST_PARTY_CLIENT_ID"],
         "scope": first_party_scope(roles) if scope is None else scope,
+        # Content lets only verified addresses write; a fresh pair says the current state.
+        "email_verified": bool(account.email_verified),
     }
     return {
         "access_token": sign({**claims, "type": "access"}, access_lifetime()),
