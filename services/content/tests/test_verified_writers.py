@@ -28,7 +28,9 @@ def test_an_unverified_account_creates_nothing(client, tokens, path, body, claim
 def test_a_token_without_the_claim_counts_as_unverified(client, tokens):
     claims = tokens.claims(7, "newbie")
     del claims["email_verified"]
-    token = jwt.encode(claims, tokens.private_key, algorithm="RS256", headers={"kid": tokens.kid})
+    token = jwt.encode(
+        claims, tokens.private_key, algorithm="RS256", headers={"kid": tokens.kid, "typ": "at+jwt"}
+    )
     response = client.post(
         "/api/items",
         json={"name": "Lamp", "price": 1},
