@@ -7,7 +7,6 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from flask import Flask
-from werkzeug.middleware.proxy_fix import ProxyFix
 
 from auth_service import accounts, admin, cli, openapi, sessions, web
 from auth_service.bootstrap import init_bootstrap
@@ -21,6 +20,7 @@ from auth_service.tokens import init_token_issuing
 from shared.auth import init_token_verifier
 from shared.db_teardown import init_session_teardown
 from shared.health import database_check, health_blueprint, init_database_errors, redis_check
+from shared.proxies import init_trusted_proxies
 from shared.redis_store import get_redis
 from shared.service import init_service
 from shared.tokens import JwksCache, RevocationList
@@ -30,9 +30,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app = Flask(__name__, instance_relative_config=True)
     app.config.update(load_config(config))
     init_service(app)
-    if app.config["TRUSTED_PROXY_COUNT"]:
-        # The gateway's X-Forwarded-For names the client: login throttling counts by it.
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=app.config["TRUSTED_PROXY_COUNT"])  # type: ignore[method-assign]
+    # The gateway's X-Forwarded-For names the client: login throttling counts by it.
+    init_trusted_proxies(app)
     db.init_app(app)
     init_session_teardown(app, db)
     migrate.init_app(app, db, directory=app.config["MIGRATIONS_DIR"])

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from flask import Blueprint, Response, jsonify
-from sqlalchemy import func
+from sqlalchemy import String, cast, func
 
 from auth_service.extensions import db
 from auth_service.login_sessions import revoke_all_tokens, revoke_other_sessions
@@ -61,6 +61,24 @@ def _account_or_404(account_id: int) -> Account:
     return account
 
 
+def _keep_another_admin(leaving_id: int) -> None:
+    """409 unless an enabled admin other than `leaving_id` remains: never none at all.
+
+    The admins' rows stay locked until the change commits (PostgreSQL), so two admins
+    demoting each other at once cannot both succeed.
+    """
+    maybe_admins = db.session.execute(
+        db.select(Account)
+        .where(Account.disabled.is_(False), cast(Account.roles, String).like('%"admin"%'))
+        .with_for_update()
+    ).scalars()
+    if not any(a.id != leaving_id and "admin" in (a.roles or []) for a in maybe_admins):
+        raise Problem(
+            409,
+            "This is the last enabled administrator; make another account an admin first.",
+        )
+
+
 @bp.get("/accounts/<int:account_id>")
 @require_admin
 def get_account(account_id: int) -> Response:
@@ -75,6 +93,9 @@ def update_account(account_id: int) -> Response:
     changes = parse(AccountUpdate, json_object()).model_dump(exclude_unset=True)
     roles = sorted(set(changes.get("roles", account.roles or [])))
     disabled = changes.get("disabled", bool(account.disabled))
+    if "admin" in (account.roles or []) and not account.disabled:
+        if "admin" not in roles or disabled:
+            _keep_another_admin(account.id)
     roles_changed = roles != sorted(account.roles or [])
     newly_disabled = disabled and not account.disabled
     if roles_changed or disabled != account.disabled:

@@ -7,7 +7,16 @@ from pathlib import Path
 from typing import Any
 
 from auth_service.smtp import SmtpServer, parse_smtp_url
-from shared.config import ConfigError, build_config, env_bool, env_float, env_int, env_str
+from shared.config import (
+    ConfigError,
+    build_config,
+    env_bool,
+    env_float,
+    env_int,
+    env_list,
+    env_str,
+)
+from shared.proxies import LOOPBACK
 
 SERVICE_ROOT = Path(__file__).resolve().parents[2]
 REPO_ROOT = SERVICE_ROOT.parents[1]
@@ -39,8 +48,8 @@ def load_config(overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
         "LOGIN_MAX_FAILURES_PER_ACCOUNT": env_int("LOGIN_MAX_FAILURES_PER_ACCOUNT", 5),
         "LOGIN_MAX_FAILURES_PER_ADDRESS": env_int("LOGIN_MAX_FAILURES_PER_ADDRESS", 50),
         "LOGIN_FAILURE_WINDOW_SECONDS": env_int("LOGIN_FAILURE_WINDOW_SECONDS", 900),
-        # Proxies in front of auth whose X-Forwarded-For is trusted (the gateway sets it).
-        "TRUSTED_PROXY_COUNT": env_int("TRUSTED_PROXY_COUNT", 1),
+        # Peers whose X-Forwarded-For is believed (the gateway's addresses): IPs or CIDRs.
+        "TRUSTED_PROXIES": env_list("TRUSTED_PROXIES", LOOPBACK),
         # The outbox relay that delivers account events to content.
         "OUTBOX_RELAY_ENABLED": env_bool("OUTBOX_RELAY_ENABLED", not testing),
         "OUTBOX_POLL_SECONDS": env_float("OUTBOX_POLL_SECONDS", 1.0),

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import ipaddress
 import re
 from collections.abc import Mapping
 from typing import Any
 
 from shared.config import ConfigError, build_config, env_float, env_int, env_list, env_str
+from shared.proxies import trusted_networks
 
 DEV_CORS_ORIGINS = "http://localhost:3000,http://localhost:5173"
 # An origin is scheme://host[:port], nothing more: no paths, no wildcards, no patterns.
@@ -62,15 +62,6 @@ def check_cors_origins(origins: list[str]) -> None:
                 f"CORS_ORIGINS entries must be exact origins like https://app.example.com, "
                 f"got {origin!r}"
             )
-
-
-def trusted_networks(
-    entries: list[str],
-) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
-    try:
-        return tuple(ipaddress.ip_network(e, strict=False) for e in entries)
-    except ValueError as exc:
-        raise ConfigError(f"TRUSTED_PROXIES must be IP addresses or networks: {exc}") from exc
 
 
 def parse_routes(spec: str) -> list[tuple[str, str]]:
