@@ -142,3 +142,15 @@ def test_delete_me_needs_the_password_and_revokes_everything(app, client, regist
     )
     # The name is free again, and the id is never handed out twice.
     assert register()["id"] != account["id"]
+
+
+def test_a_deleted_account_id_is_never_given_again(client, register, login):
+    """Regression: SQLite reused the highest id, so a new account could inherit the id that
+    a deleted account's tokens, revocation marks and content rows still name."""
+    register("alice")
+    bob = register("bob")
+    headers = bearer(login("bob")["access_token"])
+    gone = client.delete("/auth/me", json={"password": PASSWORD}, headers=headers)
+    assert gone.status_code == 204
+    carol = register("carol")
+    assert carol["id"] > bob["id"]

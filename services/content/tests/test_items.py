@@ -188,3 +188,17 @@ def test_item_edges_and_patch_rules(client, auth_headers):
     assert client.patch(url, json={"owner_id": 2}, headers=auth_headers).status_code == 422
     assert client.patch(url, json={}, headers=auth_headers).status_code == 422
     assert client.get(url).get_json()["owner_id"] == 1
+
+
+@pytest.mark.parametrize("kind", ["items", "posts"])
+def test_a_deleted_id_is_never_given_again(client, create_account, auth_headers, kind):
+    """Regression: SQLite reused the highest id after a delete, so a deleted resource's URL
+    came back as another resource."""
+    create_account(1, "alice")
+    body = {"items": {"name": "n", "price": 1}, "posts": {"title": "t", "content": "c"}}[kind]
+    first = client.post(f"/api/{kind}", json=body, headers=auth_headers).get_json()
+    second = client.post(f"/api/{kind}", json=body, headers=auth_headers).get_json()
+    assert client.delete(f"/api/{kind}/{second['id']}", headers=auth_headers).status_code == 204
+    third = client.post(f"/api/{kind}", json=body, headers=auth_headers).get_json()
+    assert third["id"] > second["id"] > first["id"]
+    assert client.get(f"/api/{kind}/{second['id']}").status_code == 404

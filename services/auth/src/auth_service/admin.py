@@ -93,9 +93,9 @@ def update_account(account_id: int) -> Response:
     changes = parse(AccountUpdate, json_object()).model_dump(exclude_unset=True)
     roles = sorted(set(changes.get("roles", account.roles or [])))
     disabled = changes.get("disabled", bool(account.disabled))
-    if "admin" in (account.roles or []) and not account.disabled:
-        if "admin" not in roles or disabled:
-            _keep_another_admin(account.id)
+    was_admin = "admin" in (account.roles or []) and not account.disabled
+    if was_admin and ("admin" not in roles or disabled):
+        _keep_another_admin(account.id)
     roles_changed = roles != sorted(account.roles or [])
     newly_disabled = disabled and not account.disabled
     if roles_changed or disabled != account.disabled:
