@@ -122,3 +122,16 @@ def test_an_unavailable_service_gives_a_page_not_a_crash(client, upstream):
     response = client.get("/console/items/")
     assert response.status_code == 503
     assert b"Temporarily unavailable" in response.data
+
+
+def test_the_consoles_session_cookie_is_its_own_under_console(signed_in, upstream):
+    """Regression: the settings were ignored (`setdefault` on keys Flask already has), so the
+    console's session was `session` on `/`, overwriting the hosted pages' one."""
+    upstream.paths["/api/posts"] = Scripted(
+        status=201, body=json.dumps({"id": 9, "title": "t"}).encode()
+    )
+    form = {"title": "t", "content": "c", "csrf_access_token": CSRF}
+    response = signed_in.post("/console/posts/new", data=form)
+    header = next(h for h in response.headers.getlist("Set-Cookie") if "session" in h)
+    assert header.startswith("console_session=")
+    assert "Path=/console/" in header and "HttpOnly" in header and "SameSite=Lax" in header

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import Flask
+from flask.sessions import SecureCookieSessionInterface
 
 from shared.ids import init_id_converter
 from shared.logs import configure_logging
@@ -21,3 +22,14 @@ def init_service(app: Flask) -> None:
     init_problem_handlers(app)
     init_redis(app)
     app.json.sort_keys = False  # type: ignore[attr-defined]
+    # Each service signs its session cookie with its own key, derived from SECRET_KEY with
+    # the service's name: one service's cookie is worthless to another even when a
+    # deployment gives them the same SECRET_KEY.
+    app.session_interface = ServiceSessions(config["SERVICE_NAME"])
+
+
+class ServiceSessions(SecureCookieSessionInterface):
+    """Flask's signed-cookie sessions with a salt (so a derived key) of the service's own."""
+
+    def __init__(self, service: str) -> None:
+        self.salt = f"{service}-session"

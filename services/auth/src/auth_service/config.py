@@ -62,11 +62,17 @@ def load_config(overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
         "SITE_NAME": env_str("SITE_NAME", "Flask Suite"),
         # The gateway's public address; production must say it (mail must not link to here).
         "PUBLIC_BASE_URL": env_str("PUBLIC_BASE_URL"),
+        # The hosted pages' own session (the forms' CSRF tokens and flash messages) stays
+        # under /auth/, apart from the gateway's console session on the same host.
+        "SESSION_COOKIE_NAME": "auth_session",
+        "SESSION_COOKIE_PATH": "/auth/",
+        "WEB_HOME": "/console/",
         "BOOTSTRAP_ADMIN_USERNAME": env_str("BOOTSTRAP_ADMIN_USERNAME"),
         "BOOTSTRAP_ADMIN_EMAIL": env_str("BOOTSTRAP_ADMIN_EMAIL"),
         "BOOTSTRAP_ADMIN_PASSWORD": env_str("BOOTSTRAP_ADMIN_PASSWORD"),
     }
     config = build_config("auth", defaults, overrides)
+    config.setdefault("TOKEN_COOKIE_SECURE", config["SESSION_COOKIE_SECURE"])
     config["SMTP_SERVER"] = _smtp_server(config)
     if not config["PUBLIC_BASE_URL"]:
         if config["APP_ENV"] == "production":

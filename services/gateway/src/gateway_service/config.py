@@ -16,6 +16,10 @@ _ORIGIN = re.compile(r"https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?")
 
 def load_config(overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
     defaults = {
+        # The console's own session holds only flash messages, under /console/ (auth keeps
+        # its own under /auth/ on the same host).
+        "SESSION_COOKIE_NAME": "console_session",
+        "SESSION_COOKIE_PATH": "/console/",
         # Path prefix -> upstream name; each upstream's URL is <NAME>_SERVICE_URL.
         "GATEWAY_ROUTES": env_str("GATEWAY_ROUTES", "/auth=auth,/api=content"),
         "CORS_ORIGINS": env_list("CORS_ORIGINS", DEV_CORS_ORIGINS),
