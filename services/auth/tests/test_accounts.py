@@ -154,3 +154,19 @@ def test_a_deleted_account_id_is_never_given_again(client, register, login):
     assert gone.status_code == 204
     carol = register("carol")
     assert carol["id"] > bob["id"]
+
+
+def test_answers_about_the_caller_are_never_stored(client, register, login):
+    """Regression: /auth/me carried no Cache-Control and no Vary: Cookie."""
+    register()
+    pair = login()
+    for headers in (bearer(pair["access_token"]), {}):
+        if not headers:
+            client.set_cookie("access_token_cookie", pair["access_token"])
+        response = client.get("/auth/me", headers=headers)
+        assert response.status_code == 200
+        assert response.headers["Cache-Control"] == "no-store"
+        assert "Cookie" in response.headers["Vary"]
+    logout = client.post("/auth/logout", headers=bearer(pair["access_token"]))
+    assert logout.status_code == 204
+    assert "Content-Type" not in logout.headers

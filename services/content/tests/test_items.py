@@ -202,3 +202,13 @@ def test_a_deleted_id_is_never_given_again(client, create_account, auth_headers,
     third = client.post(f"/api/{kind}", json=body, headers=auth_headers).get_json()
     assert third["id"] > second["id"] > first["id"]
     assert client.get(f"/api/{kind}/{second['id']}").status_code == 404
+
+
+def test_a_delete_answers_204_without_body_headers(client, create_account, auth_headers):
+    """Regression: the 204 carried Content-Type: text/html."""
+    create_account(1, "alice")
+    item = client.post("/api/items", json={"name": "n", "price": 1}, headers=auth_headers)
+    response = client.delete(f"/api/items/{item.get_json()['id']}", headers=auth_headers)
+    assert response.status_code == 204
+    assert "Content-Type" not in response.headers and "Content-Length" not in response.headers
+    assert response.headers["Cache-Control"] == "no-store"

@@ -135,3 +135,12 @@ def test_the_consoles_session_cookie_is_its_own_under_console(signed_in, upstrea
     header = next(h for h in response.headers.getlist("Set-Cookie") if "session" in h)
     assert header.startswith("console_session=")
     assert "Path=/console/" in header and "HttpOnly" in header and "SameSite=Lax" in header
+
+
+def test_console_pages_for_a_signed_in_viewer_are_never_stored(signed_in, upstream):
+    """Regression: pages naming the viewer carried no Cache-Control and no Vary: Cookie."""
+    upstream.paths["/api/posts"] = Scripted(body=b"[]", headers={"X-Total-Count": "0"})
+    response = signed_in.get("/console/posts/")
+    assert response.status_code == 200
+    assert response.headers["Cache-Control"] == "no-store"
+    assert "Cookie" in response.headers["Vary"]

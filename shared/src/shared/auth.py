@@ -9,6 +9,7 @@ from typing import Any, TypeVar
 from flask import Flask, current_app, g, request
 
 from shared.cookie_auth import access_cookie, check_csrf
+from shared.http_semantics import mark_personal
 from shared.problems import Problem
 from shared.tokens import (
     InvalidToken,
@@ -70,6 +71,7 @@ def authenticate(expected_type: str = "access") -> Principal:
     if from_cookie:
         check_csrf(claims)
     g.principal = principal
+    mark_personal()
     return principal
 
 

@@ -41,12 +41,10 @@ class ValidationProblem(Problem):
     """422 with one entry per bad field."""
 
     def __init__(self, errors: Iterable[Mapping[str, str]], detail: str | None = None) -> None:
+        # about:blank, as every other problem here: the status and `errors` say all there
+        # is, and a type URI would have to be absolute and served (RFC 9457 section 4.2).
         super().__init__(
-            422,
-            detail or "The request body or query has invalid fields.",
-            type_="/problems/validation-error",
-            title="Validation failed",
-            errors=errors,
+            422, detail or "The request body or query has invalid fields.", errors=errors
         )
 
 

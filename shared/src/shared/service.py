@@ -1,10 +1,11 @@
-"""Wiring every service gets: logging, request ids, problem+json errors and metrics."""
+"""Wiring every service gets: logging, request ids, HTTP rules, problem+json errors, metrics."""
 
 from __future__ import annotations
 
 from flask import Flask
 from flask.sessions import SecureCookieSessionInterface
 
+from shared.http_semantics import init_http_semantics
 from shared.ids import init_id_converter
 from shared.logs import configure_logging
 from shared.metrics import init_metrics
@@ -17,6 +18,7 @@ def init_service(app: Flask) -> None:
     config = app.config
     configure_logging(config["SERVICE_NAME"], config["LOG_LEVEL"], config["LOG_FORMAT"])
     init_id_converter(app)
+    init_http_semantics(app)
     init_request_id(app)
     init_metrics(app)
     init_problem_handlers(app)

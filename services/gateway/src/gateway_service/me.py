@@ -12,12 +12,15 @@ import functools
 from typing import Any
 from urllib.parse import urlencode
 
-from flask import Blueprint, Response, current_app, jsonify
+from flask import Blueprint, Response, current_app, g, jsonify, request
 
 from gateway_service.edge_auth import require_principal
 from gateway_service.forwarding import upstream_headers
 from gateway_service.upstream import Upstream, UpstreamError
+from shared.auth import authenticate
+from shared.http_semantics import mark_personal
 from shared.problems import Problem
+from shared.tokens import Principal
 
 bp = Blueprint("me", __name__)
 
@@ -35,9 +38,19 @@ def _fetch(upstream: Upstream, path: str, headers: dict[str, str]) -> Fetched:
         return response.status, None
 
 
+def _caller() -> Principal:
+    """The edge's verified bearer token or, without an Authorization header, the access
+    cookie (as every service accepts it; shared.auth); 401 without either."""
+    if g.get("principal") is None and "Authorization" not in request.headers:
+        return authenticate()
+    principal = require_principal()
+    mark_personal()
+    return principal
+
+
 @bp.get("/me")
 async def me() -> Response:
-    principal = require_principal()
+    principal = _caller()
     upstreams: dict[str, Upstream] = current_app.extensions["upstreams"]
     auth, content = upstreams["auth"], upstreams["content"]
     headers = upstream_headers()
