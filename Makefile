@@ -3,7 +3,7 @@
 UV := .tools/bin/uv
 PY := .venv/bin/python
 
-.PHONY: help install up down test test-services test-e2e lint fmt migrate bench clean
+.PHONY: help install up down test test-services test-e2e lint lint-api fmt migrate bench clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -30,6 +30,9 @@ lint: install  ## ruff and mypy over every package
 	@$(UV) run --frozen ruff check .
 	@$(UV) run --frozen ruff format --check .
 	@$(UV) run --frozen mypy shared/src services/auth/src services/content/src services/gateway/src scripts
+
+lint-api: install  ## the OpenAPI documents: Redocly (recommended) and Spectral (OAS + OWASP)
+	@scripts/lint-api.sh
 
 fmt: install  ## format and sort imports
 	@$(UV) run --frozen ruff check --fix .

@@ -55,7 +55,9 @@ class ProblemDetails(BaseModel):
     detail: str
     instance: str = Field(description="The path of the request that failed.")
     request_id: str | None
-    errors: list[FieldError] = omittable(description="Only on 422: one per bad field.")
+    errors: list[FieldError] = omittable(
+        description="Only on 422: one per bad field.", max_length=200
+    )
 
 
 def public(schema: type[BaseModel], fields: dict[str, Any], **dump: Any) -> dict[str, Any]:

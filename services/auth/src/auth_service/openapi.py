@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 from flask import Blueprint, Response, jsonify
@@ -25,10 +26,14 @@ from shared.openapi import (
     BODY_PROBLEMS,
     ETAG_HEADER,
     IF_NONE_MATCH,
+    LICENSE,
     LIST_HEADERS,
     NOT_MODIFIED,
+    PUBLIC,
+    SERVERS,
     base_components,
     component_schemas,
+    finish,
     id_param,
     if_match,
     json_content,
@@ -57,7 +62,6 @@ TAGS = [
     {"name": "admin", "description": "Account administration (the admin role)."},
     {"name": "hosted pages", "description": "HTML pages for people: register, log in, ..."},
 ]
-PUBLIC: list[dict[str, list[str]]] = []  # an operation that needs no token at all
 
 
 def _ok(description: str, schema: dict[str, Any], **extra: Any) -> dict[str, Any]:
@@ -217,17 +221,21 @@ PATHS: dict[str, Any] = {
 
 
 def openapi_document() -> dict[str, Any]:
-    return {
-        "openapi": "3.1.0",
-        "info": {
-            "title": "Auth service",
-            "version": "1.0.0",
-            "description": "Accounts, login sessions, access/refresh JWTs (RS256) and the JWKS.",
-        },
-        "tags": TAGS,
-        "paths": {**PATHS, **HOSTED_PAGES},
-        "components": base_components(component_schemas(REQUEST_SCHEMAS, RESPONSE_SCHEMAS)),
-    }
+    return finish(
+        {
+            "openapi": "3.1.0",
+            "info": {
+                "title": "Auth service",
+                "version": "1.0.0",
+                "description": "Accounts, login sessions, access/refresh JWTs (RS256), the JWKS.",
+                "license": LICENSE,
+            },
+            "servers": SERVERS,
+            "tags": TAGS,
+            "paths": copy.deepcopy({**PATHS, **HOSTED_PAGES}),
+            "components": base_components(component_schemas(REQUEST_SCHEMAS, RESPONSE_SCHEMAS)),
+        }
+    )
 
 
 @bp.get("/openapi.json")

@@ -75,6 +75,18 @@ def _new_password_field() -> Any:
 
 
 class Register(Strict):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "username": "alice",
+                    "email": "alice@example.com",
+                    "password": "correct horse battery",
+                }
+            ]
+        },
+    )
     username: str = USERNAME_FIELD
     email: str = EMAIL_FIELD
     password: str = _new_password_field()
@@ -85,6 +97,12 @@ class Register(Strict):
 
 
 class Login(Strict):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [{"username": "alice", "password": "correct horse battery"}]
+        },
+    )
     username: str = Field(
         min_length=1,
         description="The username or the email address. Longer than any of them: refused "
@@ -102,6 +120,17 @@ class Login(Strict):
 
 
 class PasswordChange(Strict):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "current_password": "correct horse battery",
+                    "new_password": "another long passphrase",
+                }
+            ]
+        },
+    )
     current_password: str = Field(
         min_length=1, json_schema_extra=_documented(maxLength=MAX_LENGTH), examples=["old secret"]
     )
@@ -111,6 +140,10 @@ class PasswordChange(Strict):
 
 
 class AccountDeletion(Strict):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"password": "correct horse battery"}]},
+    )
     password: str = Field(
         min_length=1, json_schema_extra=_documented(maxLength=MAX_LENGTH), examples=["secret"]
     )
@@ -143,13 +176,15 @@ class TokenPair(BaseModel):
     access_token: str
     refresh_token: str
     token_type: Literal["Bearer"]
-    expires_in: int = Field(ge=1, description="The access token's lifetime in seconds.")
+    expires_in: int = Field(
+        ge=1, le=366 * 86400, description="The access token's lifetime in seconds."
+    )
 
 
 class JsonWebKeySet(BaseModel):
     """RFC 7517: the public keys of every key that signed a still-valid token."""
 
-    keys: list[dict[str, Any]]
+    keys: list[dict[str, Any]] = Field(max_length=100)
 
 
 def parse(schema: type[shared_schemas.T], body: dict[str, Any]) -> shared_schemas.T:
