@@ -62,7 +62,7 @@ bench-content: install  ## list-page latency at 1,000 and 100,000 posts -> docs/
 COMPOSE ?= docker compose
 COMPOSE_ENV_FILE ?= deploy/compose/development.env
 
-.PHONY: compose-up compose-down test-containers validate-deploy
+.PHONY: compose-up compose-down test-compose test-containers validate-deploy
 
 compose-up:  ## the stack as containers (PostgreSQL per service, Redis); COMPOSE_ENV_FILE for production
 	$(COMPOSE) --env-file $(COMPOSE_ENV_FILE) up -d --build
@@ -70,6 +70,9 @@ compose-up:  ## the stack as containers (PostgreSQL per service, Redis); COMPOSE
 
 compose-down:  ## stop the compose stack; volumes stay (COMPOSE_DOWN_FLAGS=-v drops them)
 	$(COMPOSE) --env-file $(COMPOSE_ENV_FILE) down $(COMPOSE_DOWN_FLAGS)
+
+test-compose: install  ## docker-compose.yml run with podman-compose (host network), e2e tests, down -v
+	@deploy/test-compose.sh
 
 test-containers: install  ## build the three images with podman and run the e2e tests against them
 	@deploy/test-containers.sh

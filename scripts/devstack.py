@@ -1,13 +1,15 @@
 """Run the whole suite locally: Redis, migrations, then auth, content and gateway under gunicorn.
 
-`make up` runs `devstack.py up` in the foreground; Ctrl-C (or `make down`, which runs
-`devstack.py down`) stops every process it started. The end-to-end tests start the
-stack with this same script, on free ports and in a directory of their own.
+`make up` runs `devstack.py up` in the foreground. SIGINT (Ctrl-C), SIGTERM, SIGHUP (`make
+down` sends SIGTERM) and the death of its parent stop every process it started, at any moment,
+start-up included: each child also dies with it if it is killed outright. The end-to-end tests
+start the stack with this same script, on free ports and in a directory of their own.
 """
 
 from __future__ import annotations
 
 import argparse
+import ctypes
 import os
 import re
 import signal
@@ -17,7 +19,8 @@ import subprocess
 import sys
 import time
 import urllib.request
-from contextlib import closing
+from collections.abc import Mapping
+from contextlib import closing, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -46,8 +49,93 @@ SERVICES = (
 )
 
 
+# What a stack started by a harness (tests, benchmarks) inherits from the caller's shell: the
+# machine's own variables, never a setting of the suite's (URLs, ports, REDIS_URL, APP_ENV,
+# limits...) nor a proxy, so an exported configuration cannot change what a harness sees.
+MACHINE_VARIABLES = ("PATH", "HOME", "USER", "LOGNAME", "LANG", "LANGUAGE", "TZ", "TMPDIR")
+MACHINE_PREFIXES = ("LC_", "SSL_CERT_")
+# The one explicit channel: E2E_ENV_<NAME>=value gives the harness's stacks NAME=value
+# (scripts/test-postgres.sh points them at PostgreSQL this way).
+HARNESS_SETTING_PREFIX = "E2E_ENV_"
+
+
+def harness_environment(caller: Mapping[str, str]) -> dict[str, str]:
+    """The environment a harness starts a stack with: the machine's variables, and
+    the settings the caller hands over explicitly with E2E_ENV_<NAME>."""
+    env = {
+        name: value
+        for name, value in caller.items()
+        if name in MACHINE_VARIABLES or name.startswith(MACHINE_PREFIXES)
+    }
+    for name, value in caller.items():
+        if name.startswith(HARNESS_SETTING_PREFIX):
+            env[name.removeprefix(HARNESS_SETTING_PREFIX)] = value
+    return env
+
+
 def log(message: str) -> None:
     print(f"[devstack] {message}", flush=True)
+
+
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
+
+
+class StopRequested(Exception):
+    """A stop signal arrived, or the process this stack depends on is gone."""
+
+
+class Stopper:
+    """Turns the stop signals into StopRequested wherever the stack is, except while a
+    child is being spawned: a signal then waits until the child is recorded, so that
+    stop() knows every process there is to stop."""
+
+    def __init__(self) -> None:
+        self.deferring = False
+        self.pending: int | None = None
+        self.stopping = False
+
+    def install(self) -> None:
+        for signum in STOP_SIGNALS:
+            signal.signal(signum, self._on_signal)
+
+    def _on_signal(self, signum: int, frame: object) -> None:
+        if self.stopping:
+            return  # already stopping everything; a second Ctrl-C changes nothing
+        if self.deferring:
+            self.pending = signum
+            return
+        self.stopping = True  # one StopRequested: the next signals find the stop under way
+        raise StopRequested(signal.Signals(signum).name)
+
+    def spawning(self) -> _Deferred:
+        return _Deferred(self)
+
+
+class _Deferred:
+    def __init__(self, stopper: Stopper) -> None:
+        self.stopper = stopper
+
+    def __enter__(self) -> None:
+        self.stopper.deferring = True
+
+    def __exit__(self, *exc: object) -> None:
+        self.stopper.deferring = False
+        pending, self.stopper.pending = self.stopper.pending, None
+        if pending is not None and not self.stopper.stopping:
+            self.stopper.stopping = True
+            raise StopRequested(signal.Signals(pending).name)
+
+
+def die_with_parent() -> None:
+    """Have the kernel send this process SIGTERM when its parent dies (Linux only).
+
+    Runs in every child between fork and exec, so none outlives a devstack killed with
+    SIGKILL. devstack itself watches its own parent instead (Stack._check_watched): the
+    kernel's notice follows the parent *thread*, and a harness may start us from any thread.
+    """
+    if sys.platform.startswith("linux"):
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
 
 
 def port_of(service: Service) -> int:
@@ -66,14 +154,6 @@ def port_is_open(port: int) -> bool:
         return sock.connect_ex(("127.0.0.1", port)) == 0
 
 
-def wait_for_port(port: int, what: str) -> None:
-    deadline = time.monotonic() + 10
-    while not port_is_open(port):
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"{what} did not start")
-        time.sleep(0.05)
-
-
 class Stack:
     def __init__(
         self,
@@ -81,7 +161,11 @@ class Stack:
         log_dir: Path | None,
         keep_running: bool = False,
         watch_pid: int | None = None,
+        stopper: Stopper | None = None,
     ) -> None:
+        self.stopper = stopper or Stopper()
+        # The process that started us: when it is gone (reparented), nobody is watching.
+        self.parent_pid = os.getppid()
         self.keep_running = keep_running
         self.watch_pid = watch_pid
         self.state_dir = state_dir
@@ -159,7 +243,7 @@ class Stack:
         ]
         self._spawn("redis", args)
         self.env["REDIS_URL"] = f"redis://127.0.0.1:{port}/0"
-        wait_for_port(port, "embedded Redis")
+        self._wait_for_port(port, "embedded Redis")
         log(f"redis    redis://127.0.0.1:{port}/0 (embedded)")
 
     def _start_mail_catcher(self) -> None:
@@ -170,7 +254,7 @@ class Stack:
         self._spawn("mail", [*args, "--class", "aiosmtpd.handlers.Mailbox", str(maildir)])
         # Plain SMTP is fine to a catcher on this machine (production refuses it elsewhere).
         self.env["SMTP_URL"] = f"smtp://127.0.0.1:{port}?starttls=no"
-        wait_for_port(port, "the mail catcher")
+        self._wait_for_port(port, "the mail catcher")
         log(f"mail     smtp://127.0.0.1:{port}, caught mail in {maildir}/new/")
 
     def _migrate(self, services: list[Service]) -> None:
@@ -181,20 +265,20 @@ class Stack:
                 log(f"{service.name} database is at the latest migration")
                 continue
             log(f"applying {service.name} migrations")
-            out = self._output(f"{service.name}-migrate")
-            process = subprocess.Popen(  # noqa: S603 - our own fixed command line
+            name = f"{service.name}-migrate"
+            self._spawn(
+                name,
                 [str(BIN / "flask"), "--app", service.module, "db", "upgrade"],
-                env={**self.env, "LOG_LEVEL": "WARNING"},
-                stdout=out,
-                stderr=subprocess.STDOUT if out is not None else None,
+                {**self.env, "LOG_LEVEL": "WARNING"},
             )
-            running.append((service, process, out))
+            running.append((service, name))
         failed = []
-        for service, process, out in running:
-            if process.wait() != 0:
+        for service, name in running:
+            if self._wait_child(name) != 0:
                 failed.append(service.name)
-            if out is not None:
-                out.close()
+            # Done: stop() has nothing to stop there any more.
+            del self.processes[name]
+            (self.run_dir / f"{name}.pid").unlink(missing_ok=True)
         if failed:
             raise RuntimeError(f"migrations failed for {', '.join(failed)}")
 
@@ -238,23 +322,52 @@ class Stack:
 
     def _spawn(self, name: str, args: list[str], env: dict[str, str] | None = None) -> None:
         out = self._output(name)
-        process = subprocess.Popen(  # noqa: S603 - our own fixed command line
-            args,
-            env=env or self.env,
-            stdout=out,
-            stderr=subprocess.STDOUT if out is not None else None,
-            start_new_session=True,  # Ctrl-C reaches us only; we stop children in order
-        )
+        # A stop signal waits until the child is in self.processes, where stop() finds it.
+        with self.stopper.spawning():
+            process = subprocess.Popen(  # noqa: S603 - our own fixed command line
+                args,
+                env=env or self.env,
+                stdout=out,
+                stderr=subprocess.STDOUT if out is not None else None,
+                start_new_session=True,  # Ctrl-C reaches us only; we stop children in order
+                # preexec_fn is unsafe only beside other threads; devstack has none.
+                preexec_fn=die_with_parent,
+            )
+            self.processes[name] = process
         if out is not None:
             out.close()  # the child holds its own copy
-        self.processes[name] = process
         (self.run_dir / f"{name}.pid").write_text(str(process.pid))
+
+    def _wait_for_port(self, port: int, what: str) -> None:
+        deadline = time.monotonic() + 10
+        while not port_is_open(port):
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{what} did not start")
+            self._check_watched()
+            time.sleep(0.05)
+
+    def _wait_child(self, name: str) -> int:
+        """Wait for a one-off child, watching the parent as the supervisor does."""
+        process = self.processes[name]
+        while True:
+            try:
+                return process.wait(timeout=0.2)
+            except subprocess.TimeoutExpired:
+                self._check_watched()
+
+    def _check_watched(self) -> None:
+        """Stop when the process that started us, or the one we were told to watch, is gone."""
+        if os.getppid() != self.parent_pid:
+            raise StopRequested(f"parent process {self.parent_pid} is gone")
+        if self.watch_pid is not None and not pid_alive(self.watch_pid):
+            raise StopRequested(f"process {self.watch_pid} is gone")
 
     def _wait_ready(self, url: str, timeout: float) -> bool:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if any(p.poll() is not None for p in self.processes.values()):
                 return False
+            self._check_watched()
             try:
                 with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310
                     if response.status == 200:
@@ -267,26 +380,17 @@ class Stack:
     # -- run and stop --------------------------------------------------------
 
     def _supervise(self) -> int:
-        stop_requested = False
-
-        def request_stop(signum: int, frame: object) -> None:
-            nonlocal stop_requested
-            stop_requested = True
-
-        signal.signal(signal.SIGINT, request_stop)
-        signal.signal(signal.SIGTERM, request_stop)
-        while not stop_requested:
-            if self.watch_pid is not None and not pid_alive(self.watch_pid):
-                log(f"process {self.watch_pid} is gone; stopping the stack")
-                return 0
+        """Run until a stop is requested (StopRequested) or, unless kept running, a child exits."""
+        while True:
+            self._check_watched()
             for name, process in self.processes.items():
                 if process.poll() is not None and not self.keep_running:
                     log(f"{name} exited with {process.returncode}; stopping the stack")
                     return 1
             time.sleep(0.2)
-        return 0
 
     def stop(self) -> None:
+        self.stopper.stopping = True  # from here on, signals change nothing
         # Gateway first, so no request arrives at a service that is already going.
         for name in reversed(list(self.processes)):
             process = self.processes[name]
@@ -298,7 +402,8 @@ class Stack:
                 process.wait(timeout=max(0.1, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
                 log(f"{name} did not stop in time; killing it")
-                os.killpg(process.pid, signal.SIGKILL)
+                with suppress(ProcessLookupError):
+                    os.killpg(process.pid, signal.SIGKILL)
                 process.wait()
         for pid_file in self.run_dir.glob("*.pid"):
             pid_file.unlink(missing_ok=True)
@@ -386,9 +491,15 @@ def main() -> int:
     state_dir = args.state_dir.resolve()
     if args.command == "down":
         return down(state_dir)
-    stack = Stack(state_dir, args.log_dir, args.keep_running, args.watch_pid)
+    # Before the first child: from here on, every way of being stopped goes through stop().
+    stopper = Stopper()
+    stopper.install()
+    stack = Stack(state_dir, args.log_dir, args.keep_running, args.watch_pid, stopper)
     try:
         return stack.up(args.ready_timeout)
+    except StopRequested as reason:
+        log(f"{reason}: stopping the stack")
+        return 0
     except (subprocess.CalledProcessError, RuntimeError) as exc:
         log(f"failed: {exc}")
         return 1

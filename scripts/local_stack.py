@@ -1,7 +1,8 @@
 """The real stack for the benchmark and soak scripts, started the way `make up` starts it.
 
-Each run gets free ports and a directory of its own; the stack stops with the script that
-started it, however that script ends (devstack's --watch-pid).
+Each run gets free ports, a directory and an environment of its own (nothing exported in the
+caller's shell but the machine's variables); the stack stops with the script that started
+it, however that script ends (devstack's --watch-pid).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import time
 from pathlib import Path
 
 import requests
+from devstack import harness_environment
 
 ROOT = Path(__file__).resolve().parents[1]
 SERVICES = ("gateway", "auth", "content")
@@ -31,7 +33,7 @@ class LocalStack:
         self.base = base
         self.ports = {name: free_port() for name in SERVICES}
         self.env = {
-            **os.environ,
+            **harness_environment(os.environ),
             # Two workers a service, as in the tests: the figures include several processes.
             "GUNICORN_WORKERS": "2",
             **(extra_env or {}),
@@ -40,7 +42,6 @@ class LocalStack:
             "CONTENT_PORT": str(self.ports["content"]),
             "REDIS_PORT": str(free_port()),
         }
-        self.env.pop("REDIS_URL", None)
         self.process: subprocess.Popen[bytes] | None = None
 
     def url(self, name: str) -> str:

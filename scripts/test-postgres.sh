@@ -73,7 +73,8 @@ if [ "$what" = all ] || [ "$what" = services ]; then
 fi
 if [ "$what" = all ] || [ "$what" = e2e ]; then
   echo "== end-to-end on PostgreSQL"
-  AUTH_DATABASE_URL="$(url auth_e2e)" CONTENT_DATABASE_URL="$(url content_e2e)" \
+  # The harness's stacks take nothing from this shell but what E2E_ENV_<NAME> hands over.
+  E2E_ENV_AUTH_DATABASE_URL="$(url auth_e2e)" E2E_ENV_CONTENT_DATABASE_URL="$(url content_e2e)" \
     .venv/bin/python -m pytest tests/e2e -p no:cacheprovider || status=1
 fi
 exit $status

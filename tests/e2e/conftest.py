@@ -1,7 +1,10 @@
 """End-to-end fixtures: the real stack (embedded Redis, auth, content, gateway under gunicorn).
 
 The stack is started with the same script as `make up`, on free ports, in a temporary
-directory, with each process logging to its own file so tests can read the logs.
+directory, with each process logging to its own file so tests can read the logs. Its
+environment is its own: the machine's variables (PATH, HOME, locale) and nothing of the
+suite's settings exported in the caller's shell, except what E2E_ENV_<NAME> hands over
+on purpose (`make test-postgres` gives the databases' URLs that way).
 
 With E2E_GATEWAY_URL set, the session `stack` is one already running elsewhere (the
 containers of `make test-containers`): E2E_AUTH_URL and E2E_CONTENT_URL name the services,
@@ -12,6 +15,7 @@ marked `local_stack` (they stop the session stack's processes or read its files)
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import signal
 import socket
@@ -30,6 +34,19 @@ ROOT = Path(__file__).resolve().parents[2]
 DEVSTACK = ROOT / "scripts" / "devstack.py"
 
 
+def _load_devstack():
+    # The script `make up` runs owns what a stack inherits; load that file rather than copy it.
+    spec = importlib.util.spec_from_file_location("devstack", DEVSTACK)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return module
+
+
+harness_environment = _load_devstack().harness_environment
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -42,7 +59,7 @@ class RunningStack:
         self.log_dir = base_dir / "logs"
         self.ports = {name: free_port() for name in ("gateway", "auth", "content")}
         self.env = {
-            **os.environ,
+            **harness_environment(os.environ),
             "GATEWAY_PORT": str(self.ports["gateway"]),
             "AUTH_PORT": str(self.ports["auth"]),
             "CONTENT_PORT": str(self.ports["content"]),
@@ -55,7 +72,6 @@ class RunningStack:
             "RATE_LIMIT_ANONYMOUS": "100000/minute",
             **(extra_env or {}),
         }
-        self.env.pop("REDIS_URL", None)
         self.process: subprocess.Popen[bytes] | None = None
         self._output: BinaryIO | None = None
 
