@@ -26,10 +26,13 @@ test-services: install  ## only the per-service tests, each in its own environme
 test-e2e: install  ## only the end-to-end tests
 	@scripts/test.sh e2e
 
-lint: install  ## ruff and mypy over every package
+lint: install  ## ruff, mypy and deptry (every import declared where it is made) over every package
 	@$(UV) run --frozen ruff check .
 	@$(UV) run --frozen ruff format --check .
 	@$(UV) run --frozen mypy shared/src services/auth/src services/content/src services/gateway/src scripts
+	@for package in shared services/auth services/content services/gateway; do \
+		(cd $$package && $(CURDIR)/.venv/bin/deptry --no-ansi .) || exit 1; done
+	@.venv/bin/deptry --no-ansi scripts tests
 
 lint-api: install  ## the OpenAPI documents: Redocly (recommended) and Spectral (OAS + OWASP)
 	@scripts/lint-api.sh
@@ -104,5 +107,11 @@ test-reliability: install  ## fault injection, races and API fuzzing against the
 soak: install  ## mixed load at the measured capacity (SOAK_SECONDS, default 60); docs/benchmarks.md
 	@$(PY) scripts/soak.py --write-docs
 
-security: install  ## bandit over the common package and the services
+.PHONY: bandit audit
+security: bandit audit  ## bandit over the code and pip-audit over the lock
+
+bandit: install  ## bandit over the common package and the services
 	@$(UV) run --frozen bandit -q -c pyproject.toml -r shared/src services/auth/src services/content/src services/gateway/src
+
+audit: install  ## known vulnerabilities in every locked package (pip-audit; needs the advisory database online)
+	@scripts/audit.sh

@@ -25,6 +25,9 @@ ROLE = r"^[a-z][a-z0-9_-]{0,39}$"
 MAX_ROLES = 20
 # Fields the server sets; a client sending one is told so, rather than "unknown".
 SERVER_OWNED = frozenset({"id", "created_at"})
+# Examples shown in the API document, not secrets of anything.
+EXAMPLE_PASSWORD = "correct horse battery"  # noqa: S105  # nosec B105 - documentation example
+EXAMPLE_NEW_PASSWORD = "another long passphrase"  # noqa: S105  # nosec B105 - doc example
 
 
 def _documented(**schema: Any) -> Any:
@@ -70,7 +73,7 @@ def _new_password_field() -> Any:
     return Field(
         description=PASSWORD_DOC,
         json_schema_extra=_documented(minLength=MIN_LENGTH, maxLength=MAX_LENGTH),
-        examples=["correct horse battery"],
+        examples=[EXAMPLE_PASSWORD],
     )
 
 
@@ -82,7 +85,7 @@ class Register(Strict):
                 {
                     "username": "alice",
                     "email": "alice@example.com",
-                    "password": "correct horse battery",
+                    "password": EXAMPLE_PASSWORD,
                 }
             ]
         },
@@ -99,9 +102,7 @@ class Register(Strict):
 class Login(Strict):
     model_config = ConfigDict(
         extra="forbid",
-        json_schema_extra={
-            "examples": [{"username": "alice", "password": "correct horse battery"}]
-        },
+        json_schema_extra={"examples": [{"username": "alice", "password": EXAMPLE_PASSWORD}]},
     )
     username: str = Field(
         min_length=1,
@@ -115,7 +116,7 @@ class Login(Strict):
         description=f"Longer than {MAX_LENGTH} characters: refused like a wrong password, "
         "before any hashing.",
         json_schema_extra=_documented(maxLength=MAX_LENGTH),
-        examples=["correct horse battery"],
+        examples=[EXAMPLE_PASSWORD],
     )
 
 
@@ -125,14 +126,16 @@ class PasswordChange(Strict):
         json_schema_extra={
             "examples": [
                 {
-                    "current_password": "correct horse battery",
-                    "new_password": "another long passphrase",
+                    "current_password": EXAMPLE_PASSWORD,
+                    "new_password": EXAMPLE_NEW_PASSWORD,
                 }
             ]
         },
     )
     current_password: str = Field(
-        min_length=1, json_schema_extra=_documented(maxLength=MAX_LENGTH), examples=["old secret"]
+        min_length=1,
+        json_schema_extra=_documented(maxLength=MAX_LENGTH),
+        examples=[EXAMPLE_PASSWORD],
     )
     new_password: str = _new_password_field()
 
@@ -142,10 +145,12 @@ class PasswordChange(Strict):
 class AccountDeletion(Strict):
     model_config = ConfigDict(
         extra="forbid",
-        json_schema_extra={"examples": [{"password": "correct horse battery"}]},
+        json_schema_extra={"examples": [{"password": EXAMPLE_PASSWORD}]},
     )
     password: str = Field(
-        min_length=1, json_schema_extra=_documented(maxLength=MAX_LENGTH), examples=["secret"]
+        min_length=1,
+        json_schema_extra=_documented(maxLength=MAX_LENGTH),
+        examples=[EXAMPLE_PASSWORD],
     )
 
 
