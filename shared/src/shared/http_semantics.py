@@ -18,11 +18,17 @@ from shared.cookie_auth import ACCESS_COOKIE
 BODILESS = (204, 304)
 
 
-def init_http_semantics(app: Flask) -> None:
-    """Call before any blueprint is registered: the URL map's rules take its settings."""
+def init_http_semantics(app: Flask, relays: bool = False) -> None:
+    """Call before any blueprint is registered: the URL map's rules take its settings.
+
+    `relays`: the app passes other services' answers on (the gateway), and its edge alone
+    decides which headers a relayed 204 or 304 keeps, the same on every path it has.
+    """
     app.url_map.merge_slashes = False
     app.url_map.strict_slashes = False
-    app.after_request(_finish)
+    app.after_request(_personal)
+    if not relays:
+        app.after_request(_bodiless)
 
 
 def mark_personal() -> None:
@@ -30,13 +36,17 @@ def mark_personal() -> None:
     g.personal_answer = True
 
 
-def _finish(response: Response) -> Response:
+def _personal(response: Response) -> Response:
     read_cookie = bool(g.get("read_access_cookie"))
     personal = g.get("personal_answer") or (read_cookie and ACCESS_COOKIE in request.cookies)
     if personal and "Cache-Control" not in response.headers:
         response.headers["Cache-Control"] = "no-store"
     if personal or read_cookie:
         response.vary.add("Cookie")
+    return response
+
+
+def _bodiless(response: Response) -> Response:
     if response.status_code in BODILESS:
         response.headers.remove("Content-Type")
         response.headers.remove("Content-Length")

@@ -14,11 +14,11 @@ from shared.redis_store import init_redis
 from shared.request_id import init_request_id
 
 
-def init_service(app: Flask) -> None:
+def init_service(app: Flask, relays: bool = False) -> None:
     config = app.config
     configure_logging(config["SERVICE_NAME"], config["LOG_LEVEL"], config["LOG_FORMAT"])
     init_id_converter(app)
-    init_http_semantics(app)
+    init_http_semantics(app, relays)
     init_request_id(app)
     init_metrics(app)
     init_problem_handlers(app)

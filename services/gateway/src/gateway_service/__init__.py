@@ -25,7 +25,7 @@ from shared.service import init_service
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app = Flask(__name__)
     app.config.update(load_config(config))
-    init_service(app)
+    init_service(app, relays=True)
     upstreams = build_upstreams(app)
     app.extensions["upstreams"] = upstreams
     app.extensions["prefixes"] = route_prefixes(app)
