@@ -83,3 +83,13 @@ def test_a_missing_trailing_slash_is_served_not_redirected(client):
     response = client.get("/things", headers={"Host": "evil.example"})
     assert response.status_code == 200
     assert "Location" not in response.headers
+
+
+def test_a_problem_names_at_most_a_hundred_bad_fields():
+    """The document bounds `errors` (maxItems 100); a body with more bad fields stays in it."""
+    from shared.problems import MAX_FIELD_ERRORS, problem_body
+
+    errors = [{"field": f"f{n}" * 300, "message": "unknown field"} for n in range(150)]
+    body = problem_body(422, errors=errors)
+    assert len(body["errors"]) == MAX_FIELD_ERRORS == 100
+    assert body["errors"][0]["field"] == "f0" * 300

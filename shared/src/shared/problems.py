@@ -11,6 +11,8 @@ from flask import Flask, Response, g, json, request
 from werkzeug.exceptions import HTTPException
 
 PROBLEM_MIMETYPE = "application/problem+json"
+# A body with thousands of bad fields gets the first hundred named: enough to fix, bounded.
+MAX_FIELD_ERRORS = 100
 
 log = logging.getLogger(__name__)
 
@@ -75,7 +77,8 @@ def problem_body(
     }
     if errors is not None:
         body["errors"] = [
-            {"field": str(e.get("field", "")), "message": str(e.get("message", ""))} for e in errors
+            {"field": str(e.get("field", "")), "message": str(e.get("message", ""))}
+            for e in list(errors)[:MAX_FIELD_ERRORS]
         ]
     return body
 
