@@ -34,6 +34,7 @@ cleanup() {
     runuser -u postgres -- pg_ctl -D "$PGDATA" -m fast -w stop >/dev/null 2>&1
   fi
   if [[ -f "$REDIS_PID_FILE" ]]; then kill "$(cat "$REDIS_PID_FILE")" 2>/dev/null; fi
+  if [[ -n "${MAIL_PID:-}" ]]; then kill "$MAIL_PID" 2>/dev/null; fi
   if [[ "${KEEP_WORK:-0}" == 1 || $status -ne 0 ]]; then
     log "work directory kept: $WORK"
   else
@@ -132,6 +133,11 @@ chmod 600 "$WORK/redis.conf"
 "$REDIS_SERVER" "$WORK/redis.conf" >/dev/null
 suite_wait_tcp 127.0.0.1 "$REDIS_PORT" 10 || fail "starting Redis"
 log "Redis on 127.0.0.1:$REDIS_PORT"
+.venv/bin/python -m aiosmtpd --nosetuid --listen "127.0.0.1:$MAIL_PORT" \
+  --class aiosmtpd.handlers.Mailbox "$WORK/mail" >>"$WORK/logs/mail.log" 2>&1 &
+MAIL_PID=$!
+suite_wait_tcp 127.0.0.1 "$MAIL_PORT" 10 || fail "starting the mail catcher"
+log "mail catcher on 127.0.0.1:$MAIL_PORT (Maildir $WORK/mail)"
 
 # --- settings: production mode, real secrets, a signing key mounted read-only --------------
 install -d -o 10001 -m 700 "$WORK/jwt-keys"
@@ -149,8 +155,8 @@ SERVICE_TOKEN=$(secret)
 REDIS_URL=redis://:$REDIS_PASSWORD@127.0.0.1:$REDIS_PORT/0
 AUTH_SERVICE_URL=http://127.0.0.1:$AUTH_PORT
 CONTENT_SERVICE_URL=http://127.0.0.1:$CONTENT_PORT
-# Production requires a mail server; nothing listens here, so mail waits in auth's outbox
-# (the mail tests read the development catcher's folder and run on `make test`'s own stack).
+# Production requires a mail server: the development catcher (aiosmtpd) on this host, whose
+# folder the end-to-end tests read the mailed links from.
 SMTP_URL=smtp://127.0.0.1:$MAIL_PORT?starttls=no
 PUBLIC_BASE_URL=http://127.0.0.1:$GATEWAY_PORT
 CORS_ORIGINS=http://localhost:3000,http://localhost:5173
@@ -224,7 +230,7 @@ log "every image's HEALTHCHECK passes"
 # --- the end-to-end tests against the gateway container --------------------------------------
 status=0
 E2E_GATEWAY_URL=$GATEWAY E2E_AUTH_URL="http://127.0.0.1:$AUTH_PORT" \
-  E2E_CONTENT_URL="http://127.0.0.1:$CONTENT_PORT" E2E_LOG_DIR="$WORK/logs" \
+  E2E_CONTENT_URL="http://127.0.0.1:$CONTENT_PORT" E2E_LOG_DIR="$WORK/logs" E2E_MAIL_DIR="$WORK/mail" \
   E2E_ENV_AUTH_DATABASE_URL="$AUTH_DATABASE_URL" E2E_ENV_CONTENT_DATABASE_URL="$CONTENT_DATABASE_URL" \
   .venv/bin/python -m pytest tests/e2e -p no:cacheprovider || status=1
 

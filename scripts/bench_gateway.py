@@ -150,6 +150,7 @@ def prepare(stack: LocalStack) -> tuple[int, dict[str, str]]:
         json={"username": name, "email": f"{name}@example.com", "password": password},
         timeout=10,
     ).raise_for_status()
+    stack.verify_email(f"{name}@example.com")  # content takes writes from verified accounts
     tokens = requests.post(
         f"{gateway}/auth/login", json={"username": name, "password": password}, timeout=10
     )

@@ -7,7 +7,9 @@ it, however that script ends (devstack's --watch-pid).
 
 from __future__ import annotations
 
+import mailbox
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -43,6 +45,23 @@ class LocalStack:
             "REDIS_PORT": str(free_port()),
         }
         self.process: subprocess.Popen[bytes] | None = None
+
+    def verify_email(self, address: str, timeout: float = 30) -> None:
+        """Follow the verification link mailed to `address`, from the stack's mail catcher."""
+        folder = mailbox.Maildir(self.base / "state" / "mail", create=True)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for message in folder:
+                found = re.search(r"/auth/web/verify\?token=([\w-]+)", str(message.get_payload()))
+                if message["To"] == address and found:
+                    requests.post(
+                        f"{self.gateway}/auth/email/verify",
+                        json={"token": found.group(1)},
+                        timeout=10,
+                    ).raise_for_status()
+                    return
+            time.sleep(0.1)
+        raise RuntimeError(f"no verification mail to {address} within {timeout} s")
 
     def url(self, name: str) -> str:
         return f"http://127.0.0.1:{self.ports[name]}"

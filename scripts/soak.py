@@ -79,8 +79,9 @@ class Tally:
 class Workload:
     """Mixed traffic from several signed-in users: 70 % reads, 30 % writes."""
 
-    def __init__(self, gateway: str, run_id: str) -> None:
-        self.gateway = gateway
+    def __init__(self, stack: LocalStack, run_id: str) -> None:
+        self.stack = stack
+        self.gateway = stack.gateway
         self.run_id = run_id
         self.users = [self._sign_up(i) for i in range(USERS)]
         self.item_ids: list[int] = []
@@ -91,6 +92,7 @@ class Workload:
         password = "soak password " + uuid.uuid4().hex[:8]
         body = {"username": name, "email": f"{name}@example.com", "password": password}
         requests.post(f"{self.gateway}/auth/register", json=body, timeout=30).raise_for_status()
+        self.stack.verify_email(body["email"])  # content takes writes from verified accounts
         tokens = requests.post(
             f"{self.gateway}/auth/login",
             json={"username": name, "password": password},
@@ -205,11 +207,11 @@ def run_paced(
         thread.join()
 
 
-def measure_capacity(gateway: str, step_seconds: float) -> tuple[int, float]:
+def measure_capacity(stack: LocalStack, step_seconds: float) -> tuple[int, float]:
     """The concurrency with the highest throughput in short closed-loop steps, and that rate."""
     best = (1, 0.0)
     for workers in (2, 4, 8, 16):
-        probe = Workload(gateway, uuid.uuid4().hex[:8])  # its rows are not the soak's
+        probe = Workload(stack, uuid.uuid4().hex[:8])  # its rows are not the soak's
         started = time.monotonic()
         run_closed_loop(probe.one, workers, step_seconds)
         rate = probe.tally.total / (time.monotonic() - started)
@@ -301,10 +303,10 @@ def main() -> int:
         stack.start()
         try:
             print("measuring capacity", flush=True)
-            capacity = measure_capacity(stack.gateway, args.step_seconds)
+            capacity = measure_capacity(stack, args.step_seconds)
             # A warm-up, so memory is compared past start-up; its rows are not counted.
-            run_closed_loop(Workload(stack.gateway, uuid.uuid4().hex[:8]).one, 4, 2)
-            work = Workload(stack.gateway, run_id)
+            run_closed_loop(Workload(stack, uuid.uuid4().hex[:8]).one, 4, 2)
+            work = Workload(stack, run_id)
             before = memory(stack)
             print(f"soaking at {capacity[1]:.0f} req/s for {args.seconds:.0f} s", flush=True)
             started = time.monotonic()

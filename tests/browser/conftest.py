@@ -48,6 +48,10 @@ def _load_e2e_fixtures():
 _e2e = _load_e2e_fixtures()
 RunningStack = _e2e.RunningStack
 free_port = _e2e.free_port
+verify_email = _e2e.verify_email
+wait_for_mail = _e2e.wait_for_mail
+link_in = _e2e.link_in
+MAIL_DIRS = _e2e.MAIL_DIRS
 
 
 class _QuietHandler(SimpleHTTPRequestHandler):

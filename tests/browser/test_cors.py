@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import requests
+from conftest import verify_email
 
 
 def _access_token(gateway: str, user: dict[str, str]) -> str:
     created = requests.post(f"{gateway}/auth/register", json=user, timeout=10)
     assert created.status_code == 201, created.text
+    verify_email(gateway, user["email"])
     login = {"username": user["username"], "password": user["password"]}
     tokens = requests.post(f"{gateway}/auth/login", json=login, timeout=10)
     assert tokens.status_code == 200, tokens.text

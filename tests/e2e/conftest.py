@@ -15,8 +15,11 @@ marked `local_stack` (they stop the session stack's processes or read its files)
 
 from __future__ import annotations
 
+import email
+import email.policy
 import importlib.util
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -24,6 +27,7 @@ import sys
 import time
 import uuid
 from collections.abc import Iterator
+from email.message import EmailMessage
 from pathlib import Path
 from typing import BinaryIO
 
@@ -64,6 +68,7 @@ class RunningStack:
             "AUTH_PORT": str(self.ports["auth"]),
             "CONTENT_PORT": str(self.ports["content"]),
             "REDIS_PORT": str(free_port()),
+            "MAIL_CATCHER_PORT": str(free_port()),
             "GUNICORN_WORKERS": "2",
             "UPSTREAM_READ_TIMEOUT": "5",
             # Every test client is 127.0.0.1: the gateway's per-address limit would throttle
@@ -78,6 +83,11 @@ class RunningStack:
     @property
     def gateway(self) -> str:
         return f"http://127.0.0.1:{self.ports['gateway']}"
+
+    @property
+    def mail_dir(self) -> Path:
+        """The Maildir where the stack's mail catcher keeps every mail auth sent."""
+        return self.state_dir / "mail"
 
     def url(self, service: str) -> str:
         return f"http://127.0.0.1:{self.ports[service]}"
@@ -113,6 +123,7 @@ class RunningStack:
             if "[devstack] ready:" in self.log("devstack"):
                 try:
                     if requests.get(self.gateway + "/readyz", timeout=2).status_code == 200:
+                        MAIL_DIRS[self.gateway] = self.mail_dir
                         return
                 except requests.RequestException:
                     pass  # workers still booting
@@ -146,6 +157,52 @@ class RunningStack:
     def log(self, name: str) -> str:
         path = self.log_dir / f"{name}.log"
         return path.read_text(errors="replace") if path.exists() else ""
+
+
+# Each running stack's mail folder by its gateway, for helpers given only a gateway URL.
+MAIL_DIRS: dict[str, Path] = {}
+if os.environ.get("E2E_GATEWAY_URL") and os.environ.get("E2E_MAIL_DIR"):
+    MAIL_DIRS[os.environ["E2E_GATEWAY_URL"].rstrip("/")] = Path(os.environ["E2E_MAIL_DIR"])
+
+
+def caught_mail(mail_dir: Path) -> list[EmailMessage]:
+    """Every mail in a Maildir (the development catcher's folder), oldest first."""
+    messages = []
+    for folder in ("new", "cur"):
+        for path in sorted((mail_dir / folder).glob("*")) if (mail_dir / folder).is_dir() else []:
+            parsed = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+            messages.append((path.stat().st_mtime_ns, parsed))
+    return [message for _, message in sorted(messages, key=lambda pair: pair[0])]
+
+
+def wait_for_mail(
+    mail_dir: Path, to: str, subject: str, timeout: float = 30, skip: int = 0
+) -> EmailMessage:
+    """The first mail to `to` whose subject contains `subject`, after `skip` such mails."""
+    deadline = time.monotonic() + timeout
+    while True:
+        found = [m for m in caught_mail(mail_dir) if m["To"] == to and subject in str(m["Subject"])]
+        if len(found) > skip:
+            return found[skip]  # type: ignore[return-value]
+        if time.monotonic() > deadline:
+            raise AssertionError(f"no mail to {to} about {subject!r} within {timeout} s")
+        time.sleep(0.1)
+
+
+def link_in(message: EmailMessage, path: str) -> tuple[str, str]:
+    """The link to `path` in a mail, and its token."""
+    text = message.get_content()  # type: ignore[attr-defined]
+    match = re.search(rf"(https?://\S+{re.escape(path)}\?token=([A-Za-z0-9_-]+))", text)
+    assert match, text
+    return match.group(1), match.group(2)
+
+
+def verify_email(gateway: str, address: str) -> None:
+    """Confirm an address the way its owner does: with the link from the caught mail."""
+    message = wait_for_mail(MAIL_DIRS[gateway.rstrip("/")], address, "confirm your e-mail")
+    _, token = link_in(message, "/auth/web/verify")
+    response = requests.post(f"{gateway}/auth/email/verify", json={"token": token}, timeout=10)
+    assert response.status_code == 200, response.text
 
 
 class ExternalStack:
@@ -229,6 +286,7 @@ def user(gateway: str) -> dict:
         timeout=10,
     )
     assert account.status_code == 201, account.text
+    verify_email(gateway, f"{name}@example.com")  # content takes writes from verified accounts
     tokens = requests.post(
         f"{gateway}/auth/login", json={"username": name, "password": password}, timeout=10
     )

@@ -18,7 +18,7 @@ from typing import BinaryIO
 import jwt
 import pytest
 import requests
-from conftest import RunningStack
+from conftest import RunningStack, verify_email
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -58,6 +58,7 @@ def register(gateway: str) -> tuple[dict, dict]:
         timeout=10,
     )
     assert account.status_code == 201, account.text
+    verify_email(gateway, f"{name}@example.com")
     tokens = requests.post(
         f"{gateway}/auth/login", json={"username": name, "password": password}, timeout=10
     ).json()

@@ -13,7 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import requests
-from conftest import RunningStack
+from conftest import RunningStack, verify_email
 
 PROBLEM = "application/problem+json"
 ADMIN = {"username": "chief", "password": "content admin passphrase"}
@@ -66,6 +66,7 @@ def new_account(gw: str) -> Callable[[], dict]:
             timeout=10,
         )
         assert account.status_code == 201, account.text
+        verify_email(gw, f"{name}@example.com")
         return {**account.json(), "password": password, "headers": login(gw, name, password)}
 
     return register

@@ -6,7 +6,7 @@ import uuid
 
 import pytest
 import requests
-from conftest import RunningStack
+from conftest import RunningStack, verify_email
 
 
 @pytest.fixture(scope="module")
@@ -30,6 +30,7 @@ def _login(gateway: str) -> dict[str, str]:
         timeout=10,
     )
     assert registered.status_code == 201, registered.text
+    verify_email(gateway, f"{name}@example.com")
     tokens = requests.post(
         f"{gateway}/auth/login", json={"username": name, "password": password}, timeout=10
     ).json()

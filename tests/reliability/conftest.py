@@ -79,6 +79,7 @@ def register(gateway: str, prefix: str = "u") -> dict[str, Any]:
         timeout=20,
     )
     assert created.status_code == 201, created.text
+    _e2e.verify_email(gateway, f"{username}@example.com")
     tokens = login(gateway, username, password)
     return {
         "account": created.json(),

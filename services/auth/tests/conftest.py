@@ -66,7 +66,8 @@ def _fresh_database(template: str, tmp_path: Path) -> str:
         with engine.begin() as connection:
             connection.execute(
                 sqlalchemy.text(
-                    "TRUNCATE outbox_events, sessions, accounts RESTART IDENTITY CASCADE"
+                    "TRUNCATE outbox_events, account_tokens, sessions, accounts"
+                    " RESTART IDENTITY CASCADE"
                 )
             )
         engine.dispose()

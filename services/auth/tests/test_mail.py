@@ -43,7 +43,7 @@ def queue(app, account_id: int, text: str = "Hello there.") -> str:
 
 def mail_rows(app) -> list[OutboxEvent]:
     with app.app_context():
-        select = db.select(OutboxEvent).where(OutboxEvent.channel == "mail")
+        select = db.select(OutboxEvent).where(OutboxEvent.type == "mail.test")
         return list(db.session.execute(select.order_by(OutboxEvent.seq)).scalars())
 
 
@@ -56,6 +56,26 @@ def make_due(app) -> None:
 def deliver(app) -> int:
     with app.app_context():
         return outbox_relay("mail").deliver_due()
+
+
+@pytest.fixture
+def register(app):
+    """An account made straight in the database: no verification mail of its own."""
+
+    def make(username: str = "alice") -> dict:
+        with app.app_context():
+            account = Account(
+                username=username,
+                username_key=username.lower(),
+                email=f"{username}@example.com",
+                password_hash="x",
+                roles=[],
+            )
+            db.session.add(account)
+            db.session.commit()
+            return {"id": account.id}
+
+    return make
 
 
 @pytest.mark.parametrize(
@@ -172,41 +192,18 @@ def test_starttls_is_required_unless_turned_off(make_app, register, mail_server)
     # The test server offers no STARTTLS: the mail must wait, never go out in plain text.
     mail_server.start()
     app = make_app(SMTP_URL=f"smtp://127.0.0.1:{mail_server.port}", SMTP_TIMEOUT=2)
-    account = (
-        app.test_client()
-        .post(
-            "/auth/register",
-            json={
-                "username": "bob",
-                "email": "bob@example.com",
-                "password": "correct horse battery",
-            },
-        )
-        .get_json()
-    )
-    queue(app, account["id"])
+    queue(app, register("bob")["id"])
     assert deliver(app) == 0
     assert mail_server.messages == []
     assert mail_rows(app)[0].last_error == "SMTPNotSupportedError"
 
 
-def test_credentials_in_the_url_log_in(make_app, redis_server):
+def test_credentials_in_the_url_log_in(make_app, register, redis_server):
     server = MailServer(credentials=("mailer", "p@ss word"))
     server.start()
     try:
         app = make_app(SMTP_URL=f"smtp://mailer:p%40ss%20word@127.0.0.1:{server.port}?starttls=no")
-        account = (
-            app.test_client()
-            .post(
-                "/auth/register",
-                json={
-                    "username": "carol",
-                    "email": "carol@example.com",
-                    "password": "correct horse battery",
-                },
-            )
-            .get_json()
-        )
+        account = register("carol")
         queue(app, account["id"])
         assert deliver(app) == 1
         assert len(server.messages) == 1

@@ -86,8 +86,8 @@ def app(make_app, receiver, redis_server):
 
 def events(app) -> list[OutboxEvent]:
     with app.app_context():
-        rows = db.session.execute(db.select(OutboxEvent).order_by(OutboxEvent.seq)).scalars()
-        return list(rows)
+        query = db.select(OutboxEvent).where(OutboxEvent.channel == "content")
+        return list(db.session.execute(query.order_by(OutboxEvent.seq)).scalars())
 
 
 def make_due(app) -> None:

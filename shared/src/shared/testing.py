@@ -42,6 +42,7 @@ class TokenFactory:
             "jti": uuid.uuid4().hex,
             "sid": uuid.uuid4().hex,
             "type": "access",
+            "email_verified": True,  # as auth's tokens say once the address is confirmed
             **extra,
         }
 

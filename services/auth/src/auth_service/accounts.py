@@ -8,10 +8,17 @@ from flask import Blueprint, Response, jsonify, request
 from sqlalchemy import delete
 from sqlalchemy.exc import IntegrityError
 
-from auth_service import throttle
+from auth_service import account_tokens, throttle
+from auth_service.account_tokens import issue_verification
 from auth_service.extensions import db
 from auth_service.login_sessions import revoke_all_tokens, revoke_other_sessions
-from auth_service.models import Account, LoginSession
+from auth_service.mail import (
+    mail_password_changed,
+    mail_registration_attempt,
+    mail_verification,
+    throttled,
+)
+from auth_service.models import Account, AccountToken, LoginSession, utcnow
 from auth_service.outbox import record_event
 from auth_service.passwords import MAX_LENGTH, hash_password, verify_password
 from auth_service.schemas import AccountDeletion, PasswordChange, Register, parse
@@ -26,32 +33,75 @@ log = logging.getLogger(__name__)
 
 @bp.post("/register")
 def register() -> tuple[Response, int, dict[str, str]]:
-    account = create_account(parse(Register, json_object()))
-    return jsonify(account.to_public()), 201, {"Location": "/auth/me"}
+    answer = create_account(parse(Register, json_object()))
+    return jsonify(answer), 201, {"Location": "/auth/me"}
 
 
-def create_account(fields: Register) -> Account:
-    """Create the account (409 if taken) and its account event.
+def create_account(fields: Register) -> dict[str, object]:
+    """Create the account (409 if the username is taken) and its event and mail; its answer.
 
-    The API's register and the hosted register page both come here.
+    An address that already has an account gets the same answer as a new one, made from
+    what was sent, and its owner a mail instead, so nobody learns here who has an account.
+    Both paths hash the password once. The API's register and the hosted page come here.
     """
-    username, email, password = fields.username, fields.email, fields.password
-    account = Account(
-        username=username,
-        username_key=username.lower(),
-        email=email.strip().lower(),
-        password_hash=hash_password(password),
-        roles=[],
-    )
-    db.session.add(account)
-    try:
-        db.session.flush()  # assigns the id the event carries
-        record_event("account.created", account)
+    username, address = fields.username, fields.email.strip().lower()
+    password_hash = hash_password(fields.password)
+    if _username_taken(username):
+        raise Problem(409, USERNAME_TAKEN)
+    owner = _account_with_email(address)
+    if owner is None:
+        account = Account(
+            username=username,
+            username_key=username.lower(),
+            email=address,
+            password_hash=password_hash,
+            roles=[],
+        )
+        db.session.add(account)
+        try:
+            db.session.flush()  # assigns the id the event carries
+            record_event("account.created", account)
+            mail_verification(account, issue_verification(account))
+            db.session.commit()
+        except IntegrityError as exc:
+            db.session.rollback()
+            if _username_taken(username):
+                raise Problem(409, USERNAME_TAKEN) from exc
+            owner = _account_with_email(address)  # a concurrent registration won the address
+            if owner is None:
+                raise
+        else:
+            return account.to_public()
+    if not throttled(owner, "register_attempt"):
+        mail_registration_attempt(owner)
         db.session.commit()
-    except IntegrityError as exc:
-        db.session.rollback()
-        raise Problem(409, "That username or email is already taken.") from exc
-    return account
+    return _lookalike(username, address)
+
+
+USERNAME_TAKEN = "That username is already taken."
+
+
+def _username_taken(username: str) -> bool:
+    query = db.select(Account.id).where(Account.username_key == username.lower())
+    return db.session.execute(query).first() is not None
+
+
+def _account_with_email(address: str) -> Account | None:
+    query = db.select(Account).where(Account.email == address)
+    return db.session.execute(query).scalar_one_or_none()
+
+
+def _lookalike(username: str, address: str) -> dict[str, object]:
+    """What a new account's answer would look like; the id is the next one the table gives."""
+    last = db.session.execute(db.select(db.func.max(Account.id))).scalar() or 0
+    return Account(
+        id=last + 1,
+        username=username,
+        email=address,
+        roles=[],
+        email_verified=False,
+        created_at=utcnow(),
+    ).to_public()
 
 
 def signed_in_account() -> Account:
@@ -62,7 +112,7 @@ def signed_in_account() -> Account:
     return account
 
 
-def _require_password(account: Account, password: str) -> None:
+def require_password(account: Account, password: str) -> None:
     """Re-check the password for a sensitive change, throttled like a login."""
     address = request.remote_addr or "unknown"
     key = throttle.account_key(account.id, account.username_key)
@@ -94,8 +144,10 @@ def set_password(account: Account, fields: PasswordChange, keep_sid: str | None)
 
     The API and the hosted password page both come here.
     """
-    _require_password(account, fields.current_password)
+    require_password(account, fields.current_password)
     account.password_hash = hash_password(fields.new_password)
+    account_tokens.retire(account.id)  # links mailed before the change stop working
+    mail_password_changed(account)
     db.session.commit()
     # Whoever else holds a session (perhaps the reason for the change) is signed out.
     revoke_other_sessions(account.id, keep_sid)
@@ -106,11 +158,12 @@ def set_password(account: Account, fields: PasswordChange, keep_sid: str | None)
 @require_auth
 def delete_me() -> tuple[str, int]:
     account = signed_in_account()
-    _require_password(account, parse(AccountDeletion, json_object()).password)
+    require_password(account, parse(AccountDeletion, json_object()).password)
     account_id = account.id
     record_event("account.deleted", account)
     # Explicitly: SQLite does not enforce the foreign key's ON DELETE CASCADE by default.
     db.session.execute(delete(LoginSession).where(LoginSession.account_id == account_id))
+    db.session.execute(delete(AccountToken).where(AccountToken.account_id == account_id))
     db.session.delete(account)
     db.session.commit()
     revoke_all_tokens(account_id)

@@ -67,6 +67,12 @@ def load_config(overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
         "SESSION_COOKIE_NAME": "auth_session",
         "SESSION_COOKIE_PATH": "/auth/",
         "WEB_HOME": "/console/",
+        # Accounts: links in mail, and whether an unverified address may log in (it may
+        # never write content: content reads the token's email_verified claim).
+        "EMAIL_TOKEN_MINUTES": env_float("EMAIL_TOKEN_MINUTES", 24 * 60),
+        "PASSWORD_RESET_TOKEN_MINUTES": env_float("PASSWORD_RESET_TOKEN_MINUTES", 30),
+        "ALLOW_UNVERIFIED_LOGIN": env_bool("ALLOW_UNVERIFIED_LOGIN", True),
+        "MAIL_THROTTLE_SECONDS": env_int("MAIL_THROTTLE_SECONDS", 60),
         "BOOTSTRAP_ADMIN_USERNAME": env_str("BOOTSTRAP_ADMIN_USERNAME"),
         "BOOTSTRAP_ADMIN_EMAIL": env_str("BOOTSTRAP_ADMIN_EMAIL"),
         "BOOTSTRAP_ADMIN_PASSWORD": env_str("BOOTSTRAP_ADMIN_PASSWORD"),

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Index, Integer, String
+from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Index, Integer, String, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from auth_service.extensions import db
@@ -28,6 +28,10 @@ class Account(db.Model):  # type: ignore[name-defined]
     password_hash: Mapped[str] = mapped_column(String(255), nullable=False)
     roles: Mapped[list[str]] = mapped_column(JSON, nullable=False, default=list)
     disabled: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    # Whether the owner of `email` followed a link we mailed there.
+    email_verified: Mapped[bool] = mapped_column(
+        Boolean, nullable=False, default=False, server_default=false()
+    )
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
     def to_public(self) -> dict[str, object]:
@@ -35,6 +39,7 @@ class Account(db.Model):  # type: ignore[name-defined]
             "id": self.id,
             "username": self.username,
             "email": self.email,
+            "email_verified": bool(self.email_verified),
             "roles": list(self.roles or []),
             "created_at": iso(self.created_at),
         }
@@ -58,6 +63,24 @@ class LoginSession(db.Model):  # type: ignore[name-defined]
     rotated_at: Mapped[float | None] = mapped_column(Float)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class AccountToken(db.Model):  # type: ignore[name-defined]
+    """A single-use secret mailed to an account holder; only its keyed hash is stored."""
+
+    __tablename__ = "account_tokens"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    account_id: Mapped[int] = mapped_column(
+        ForeignKey("accounts.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    purpose: Mapped[str] = mapped_column(String(16), nullable=False)  # verify, reset, email
+    token_hash: Mapped[str] = mapped_column(String(64), nullable=False, unique=True)
+    # The address being confirmed: the account's own, or the new one it moves to.
+    email: Mapped[str] = mapped_column(String(254), nullable=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    expires_at: Mapped[float] = mapped_column(Float, nullable=False)  # epoch seconds
+    used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class OutboxEvent(db.Model):  # type: ignore[name-defined]

@@ -14,9 +14,13 @@ from auth_service.schemas import (
     AccountPublic,
     AccountUpdate,
     AdminAccount,
+    EmailChange,
     JsonWebKeySet,
     Login,
+    MailedToken,
     PasswordChange,
+    PasswordForgotten,
+    PasswordReset,
     Register,
     TokenPair,
 )
@@ -50,6 +54,10 @@ REQUEST_SCHEMAS: tuple[type[BaseModel], ...] = (
     PasswordChange,
     AccountDeletion,
     AccountUpdate,
+    MailedToken,
+    PasswordForgotten,
+    PasswordReset,
+    EmailChange,
 )
 RESPONSE_SCHEMAS: tuple[type[BaseModel], ...] = (
     AccountPublic,
@@ -166,6 +174,65 @@ PATHS: dict[str, Any] = {
             "Change your password; every other session is signed out",
             {"204": {"description": "Changed."}, **problems("401", "429", "503")},
             body="PasswordChange",
+        )
+    },
+    "/auth/email/verify": {
+        "post": _operation(
+            "verifyEmail",
+            "Confirm an e-mail address with the token from the link we mailed",
+            {"200": _ok("The account, now verified.", ref("AccountPublic")), **problems("409")},
+            security=PUBLIC,
+            body="MailedToken",
+            description="Takes the link of a registration (marks the address verified) or of "
+            "an address change (moves the account to the new address). Each link works once, "
+            "within EMAIL_TOKEN_MINUTES, and not after a newer one or a password change; "
+            "otherwise 422 on `token`.",
+        )
+    },
+    "/auth/email/verify/resend": {
+        "post": _operation(
+            "resendVerification",
+            "Mail a new verification link (earlier ones stop working)",
+            {
+                "202": {"description": "A link is on its way."},
+                **problems("401", "409", "429", "503"),
+            },
+        )
+    },
+    "/auth/me/email": {
+        "put": _operation(
+            "changeEmail",
+            "Move your account to a new e-mail address, once confirmed there",
+            {
+                "202": {"description": "A link is on its way to the new address."},
+                **problems("401", "429", "503"),
+            },
+            body="EmailChange",
+            description="The new address gets a link (POST /auth/email/verify takes it) and "
+            "the current one a notice; the account keeps its address until the link is "
+            "opened. An address of another account gets the same answer and no link.",
+        )
+    },
+    "/auth/password/forgot": {
+        "post": _operation(
+            "forgotPassword",
+            "Ask for a password-reset link by mail",
+            {"202": {"description": "If the address has an account, a link is on its way."}},
+            security=PUBLIC,
+            body="PasswordForgotten",
+            description="The same answer whether or not the address has an account; at most "
+            "one mail per MAIL_THROTTLE_SECONDS.",
+        )
+    },
+    "/auth/password/reset": {
+        "post": _operation(
+            "resetPassword",
+            "Choose a new password with the token from the mailed link",
+            {"204": {"description": "Changed; every session of the account has ended."}},
+            security=PUBLIC,
+            body="PasswordReset",
+            description="The link works once, within PASSWORD_RESET_TOKEN_MINUTES (30), and "
+            "not after a newer link or a password change; otherwise 422 on `token`.",
         )
     },
     "/auth/.well-known/jwks.json": {

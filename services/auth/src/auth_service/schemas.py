@@ -142,6 +142,15 @@ class PasswordChange(Strict):
     _check_password = field_validator("new_password")(_new_password)
 
 
+class EmailChange(Strict):
+    new_email: str = EMAIL_FIELD
+    password: str = Field(
+        min_length=1, json_schema_extra=_documented(maxLength=MAX_LENGTH), examples=["secret"]
+    )
+
+    _check_email = field_validator("new_email")(_email)
+
+
 class AccountDeletion(Strict):
     model_config = ConfigDict(
         extra="forbid",
@@ -152,6 +161,23 @@ class AccountDeletion(Strict):
         json_schema_extra=_documented(maxLength=MAX_LENGTH),
         examples=[EXAMPLE_PASSWORD],
     )
+
+
+class MailedToken(Strict):
+    """The secret from a link we mailed (the `token` in its query string)."""
+
+    token: str = Field(min_length=1, max_length=200, examples=["kq3...Zs"])
+
+
+class PasswordForgotten(Strict):
+    email: str = Field(min_length=1, max_length=MAX_EMAIL, examples=["alice@example.com"])
+
+
+class PasswordReset(Strict):
+    token: str = Field(min_length=1, max_length=200, examples=["kq3...Zs"])
+    new_password: str = _new_password_field()
+
+    _check_password = field_validator("new_password")(_new_password)
 
 
 Role = Annotated[str, Field(pattern=ROLE, max_length=40)]
@@ -169,6 +195,10 @@ class AccountPublic(BaseModel):
     id: int = Field(ge=1)
     username: str = Field(max_length=80)
     email: str = Field(max_length=MAX_EMAIL)
+    email_verified: bool = Field(
+        description="Whether the address's owner followed the link we mailed there; "
+        "content takes writes only from verified accounts."
+    )
     roles: list[str] = Field(max_length=MAX_ROLES)
     created_at: datetime
 

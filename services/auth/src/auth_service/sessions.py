@@ -23,6 +23,7 @@ log = logging.getLogger(__name__)
 
 INVALID_CREDENTIALS = "Invalid username or password."
 MAX_USERNAME_LENGTH = 254  # an email address at most
+UNVERIFIED_LOGIN = "Confirm your e-mail address first: open the link in the mail we sent you."
 
 
 @bp.post("/login")
@@ -49,6 +50,9 @@ def sign_in(username: str, password: str, address: str) -> dict[str, Any]:
         throttle.record_failure(key, address)
         raise Problem(401, INVALID_CREDENTIALS)
     throttle.record_success(key, address)
+    if not account.email_verified and not current_app.config["ALLOW_UNVERIFIED_LOGIN"]:
+        # Only after the password: this says nothing to someone who does not know it.
+        raise Problem(403, UNVERIFIED_LOGIN)
     if needs_rehash(account.password_hash):
         # The hashing parameters changed since this hash was made: upgrade it now.
         account.password_hash = hash_password(password)

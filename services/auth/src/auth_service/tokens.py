@@ -84,6 +84,8 @@ def issue_token_pair(account: Account, session_id: str, refresh_jti: str) -> dic
         "username": account.username,
         "roles": list(account.roles or []),
         "sid": session_id,
+        # Content lets only verified addresses write; a fresh pair says the current state.
+        "email_verified": bool(account.email_verified),
     }
     return {
         "access_token": sign({**claims, "type": "access"}, access_lifetime()),

@@ -24,7 +24,7 @@ from sqlalchemy.exc import IntegrityError
 from content_service.database import affected
 from content_service.extensions import db
 from content_service.models import IdempotencyRecord, utcnow
-from shared.auth import authenticate
+from content_service.ownership import writer
 from shared.problems import Problem, ValidationProblem
 
 HEADER = "Idempotency-Key"
@@ -44,7 +44,7 @@ def idempotent(view: Callable[..., Any]) -> Callable[..., Response]:
 
     @functools.wraps(view)
     def wrapper(*args: Any, **kwargs: Any) -> Response:
-        principal = authenticate()
+        principal = writer()
         key = request.headers.get(HEADER)
         if key is None:
             response = make_response(view(*args, **kwargs))

@@ -12,11 +12,10 @@ from content_service.extensions import db
 from content_service.idempotency import idempotent
 from content_service.listing import contains, page_ids, rows_in_order
 from content_service.models import Item, aware
-from content_service.ownership import require_owner_or_admin
+from content_service.ownership import require_owner_or_admin, writer
 from content_service.schemas import ItemCreate, ItemPublic, ItemUpdate, parse
 from content_service.validation import no_changes, number_filters, text_filter
 from shared import conditional
-from shared.auth import authenticate
 from shared.paging import page_request, paging_headers
 from shared.problems import Problem, ValidationProblem
 from shared.requests_json import json_object
@@ -79,7 +78,7 @@ def get_item(item_id: int) -> Response:
 @bp.post("")
 @idempotent
 def create_item() -> tuple[Response, int]:
-    principal = authenticate()
+    principal = writer()
     data = parse(ItemCreate, json_object())
     item = Item(**data.model_dump(), owner_id=principal.id)
     db.session.add(item)
@@ -92,13 +91,13 @@ def create_item() -> tuple[Response, int]:
 
 @bp.put("/<int:item_id>")
 def replace_item(item_id: int) -> Response:
-    principal = authenticate()
+    principal = writer()
     return _update(principal, item_id, parse(ItemCreate, json_object()).model_dump())
 
 
 @bp.patch("/<int:item_id>")
 def patch_item(item_id: int) -> Response:
-    principal = authenticate()
+    principal = writer()
     changes = parse(ItemUpdate, json_object()).model_dump(exclude_unset=True)
     no_changes(changes)
     return _update(principal, item_id, changes)
@@ -106,7 +105,7 @@ def patch_item(item_id: int) -> Response:
 
 @bp.delete("/<int:item_id>")
 def delete_item(item_id: int) -> tuple[str, int]:
-    principal = authenticate()
+    principal = writer()
     item = _find(item_id)
     require_owner_or_admin(principal, item.owner_id, "item")
     row_versions.delete_row(Item, item)

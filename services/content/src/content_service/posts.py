@@ -12,12 +12,11 @@ from content_service.extensions import db
 from content_service.idempotency import idempotent
 from content_service.listing import contains, page_ids, rows_in_order
 from content_service.models import Post, User, aware
-from content_service.ownership import require_owner_or_admin
+from content_service.ownership import require_owner_or_admin, writer
 from content_service.projection import ensure_user
 from content_service.schemas import PostCreate, PostPublic, PostUpdate, parse
 from content_service.validation import no_changes, text_filter
 from shared import conditional
-from shared.auth import authenticate
 from shared.paging import page_request, paging_headers
 from shared.problems import Problem
 from shared.requests_json import json_object
@@ -74,7 +73,7 @@ def get_post(post_id: int) -> Response:
 @bp.post("")
 @idempotent
 def create_post() -> tuple[Response, int]:
-    principal = authenticate()
+    principal = writer()
     data = parse(PostCreate, json_object())
     ensure_user(principal.id, principal.username)
     post = Post(**data.model_dump(), author_id=principal.id)
@@ -88,13 +87,13 @@ def create_post() -> tuple[Response, int]:
 
 @bp.put("/<int:post_id>")
 def replace_post(post_id: int) -> Response:
-    principal = authenticate()
+    principal = writer()
     return _update(principal, post_id, parse(PostCreate, json_object()).model_dump())
 
 
 @bp.patch("/<int:post_id>")
 def patch_post(post_id: int) -> Response:
-    principal = authenticate()
+    principal = writer()
     changes = parse(PostUpdate, json_object()).model_dump(exclude_unset=True)
     no_changes(changes)
     return _update(principal, post_id, changes)
@@ -102,7 +101,7 @@ def patch_post(post_id: int) -> Response:
 
 @bp.delete("/<int:post_id>")
 def delete_post(post_id: int) -> tuple[str, int]:
-    principal = authenticate()
+    principal = writer()
     post = _find(post_id)
     require_owner_or_admin(principal, post.author_id, "post")
     row_versions.delete_row(Post, post)

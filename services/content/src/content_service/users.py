@@ -14,11 +14,11 @@ from content_service import row_versions
 from content_service.extensions import db
 from content_service.listing import page_ids, rows_in_order
 from content_service.models import User, aware
-from content_service.ownership import require_owner_or_admin
+from content_service.ownership import require_owner_or_admin, writer
 from content_service.schemas import UserPublic, UserUpdate, parse
 from content_service.validation import no_changes
 from shared import conditional
-from shared.auth import authenticate, optional_auth
+from shared.auth import optional_auth
 from shared.paging import page_request, paging_headers
 from shared.problems import Problem
 from shared.requests_json import json_object
@@ -69,7 +69,7 @@ def get_user(user_id: int) -> Response:
 
 @bp.patch("/<int:user_id>")
 def patch_user(user_id: int) -> Response:
-    principal = authenticate()
+    principal = writer()
     changes = parse(UserUpdate, json_object()).model_dump(exclude_unset=True)
     no_changes(changes)
     user = _find(user_id)

@@ -8,14 +8,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from auth_service import accounts, login_sessions, sessions
+from auth_service import accounts, login_sessions, recovery, sessions, verification
 from auth_service.extensions import db
 from auth_service.models import Account
 from auth_service.schemas import PasswordChange, Register, parse
 from shared.problems import Problem, ValidationProblem
 
 
-def register(username: str, email: str, password: str) -> Account:
+def register(username: str, email: str, password: str) -> dict[str, object]:
     fields = {"username": username, "email": email, "password": password}
     return accounts.create_account(parse(Register, fields))
 
@@ -45,3 +45,26 @@ def change_password(account_id: int, current: str, new: str, keep_sid: str | Non
         # On the page, a wrong current password belongs beside its field.
         wrong = [{"field": "current_password", "message": "is not correct"}]
         raise ValidationProblem(wrong) from problem
+
+
+def confirm_email(secret: str) -> Account:
+    return verification.confirm_email(secret)
+
+
+def request_reset(address: str) -> None:
+    recovery.request_reset(address)
+
+
+def reset_password(secret: str, new_password: str) -> Account:
+    return recovery.reset_password(secret, new_password)
+
+
+def account_of(account_id: int) -> Account:
+    account = db.session.get(Account, account_id)
+    if account is None or account.disabled:
+        raise Problem(401, "The account no longer exists.")
+    return account
+
+
+def resend_verification(account: Account) -> None:
+    verification.resend_verification(account)

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from flask_wtf import FlaskForm
 from pydantic import BaseModel
-from wtforms import EmailField, Field, Form, PasswordField, StringField
+from wtforms import EmailField, Field, Form, HiddenField, PasswordField, StringField
 from wtforms.validators import DataRequired, EqualTo, ValidationError
 
 from auth_service.passwords import MAX_LENGTH, MIN_LENGTH
-from auth_service.schemas import PasswordChange, Register, field_problem
+from auth_service.schemas import PasswordChange, PasswordReset, Register, field_problem
 
 PASSWORD_RULE = f"{MIN_LENGTH} to {MAX_LENGTH} characters; not a common password."
 
@@ -52,3 +52,24 @@ class PasswordForm(FlaskForm):
 
 class LogoutForm(FlaskForm):
     """Only the CSRF token: logging out is a POST that another site cannot forge."""
+
+
+class VerifyForm(FlaskForm):
+    """A button, not the link itself: mail scanners that open links must not use them up."""
+
+    token = HiddenField(validators=[DataRequired()])
+
+
+class ForgotForm(FlaskForm):
+    email = EmailField("Your account's email address", validators=[DataRequired()])
+
+
+class ResetForm(FlaskForm):
+    token = HiddenField(validators=[DataRequired()])
+    new_password = PasswordField(
+        "New password", validators=[DataRequired(), api_rule(PasswordReset)]
+    )
+    confirm = PasswordField(
+        "Repeat the new password",
+        validators=[DataRequired(), EqualTo("new_password", message="The passwords differ.")],
+    )

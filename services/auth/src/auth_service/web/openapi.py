@@ -92,6 +92,22 @@ HOSTED_PAGES: dict[str, Any] = {
             "access token's `csrf_access_token` value)",
         ),
     },
+    "/auth/web/verify": {
+        "get": _page("showVerifyPage", "The mailed link: a button that confirms the address"),
+        "post": _post("submitVerifyPage", "Confirm the address (or the new address)"),
+    },
+    "/auth/web/forgot": {
+        "get": _page("showForgotPage", "Ask for a password-reset link by mail"),
+        "post": _post("submitForgotPage", "Mail the link if the address has an account"),
+    },
+    "/auth/web/reset": {
+        "get": _page("showResetPage", "The mailed reset link: choose a new password"),
+        "post": _post("submitResetPage", "Set the new password; every session ends"),
+    },
+    "/auth/web/security": {
+        "get": _page("showSecurityPage", "E-mail status and sign-in protections (by cookie)"),
+        "post": _post("submitSecurityPage", "Mail a new verification link"),
+    },
     "/auth/web/password": {
         "get": _page("showPasswordPage", "The change-password form (signed in by cookie)"),
         "post": _post(

@@ -9,6 +9,7 @@ from flask import (
     Blueprint,
     current_app,
     flash,
+    make_response,
     redirect,
     render_template,
     request,
@@ -21,10 +22,13 @@ from auth_service.web import actions
 from auth_service.web.cookies import clear_token_cookies, set_token_cookies
 from auth_service.web.forms import (
     PASSWORD_RULE,
+    ForgotForm,
     LoginForm,
     LogoutForm,
     PasswordForm,
     RegisterForm,
+    ResetForm,
+    VerifyForm,
 )
 from shared.auth import token_verifier
 from shared.cookie_auth import ACCESS_COOKIE, REFRESH_COOKIE, REFRESH_CSRF_COOKIE, check_csrf
@@ -94,7 +98,7 @@ def add_field_errors(form: FlaskForm, problem: Problem) -> list[str]:
     general = []
     for error in problem.errors or []:
         field = getattr(form, error.get("field", ""), None)
-        if field is not None:
+        if field is not None and field.type != "HiddenField":  # a hidden one shows nothing
             field.errors = [*field.errors, error["message"]]
         else:
             general.append(error["message"])
@@ -115,7 +119,11 @@ def register() -> Page:
                 raise
             errors = add_field_errors(form, problem)
         else:
-            flash("Your account is ready. Log in to continue.", "success")
+            flash(
+                "Your account is ready: we mailed you a link to confirm your address. "
+                "Log in to continue.",
+                "success",
+            )
             return redirect(url_for("web.login", username=form.username.data))
     return render("web/register.html", form, errors=errors)
 
@@ -227,3 +235,88 @@ def _signed_in_response(pair: dict[str, Any], next_path: str) -> Response:
         verifier.decode(pair["refresh_token"], "refresh"),
     )
     return response
+
+
+def _no_referrer(page: Page) -> Page:
+    """A page whose address holds a mailed secret: never sent on as a Referer."""
+    response = make_response(page)
+    response.headers["Referrer-Policy"] = "no-referrer"
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.route("/verify", methods=["GET", "POST"])
+def verify() -> Page:
+    """Confirm an address from the mailed link: the link shows a button, the button confirms."""
+    form = VerifyForm()
+    if request.method == "GET":
+        form.token.data = request.args.get("token", "")
+    errors: list[str] = []
+    if form.validate_on_submit():
+        try:
+            actions.confirm_email(form.token.data)
+        except Problem as problem:
+            if problem.status not in (409, 422):
+                raise
+            errors = add_field_errors(form, problem)
+            form.token.data = ""
+        else:
+            flash("Your e-mail address is confirmed.", "success")
+            # Signed in: new cookies, so the tokens say so (content takes writes at once).
+            if request.cookies.get(REFRESH_CSRF_COOKIE):
+                return redirect(url_for("web.refresh", next=url_for("web.security")))
+            return redirect(url_for("web.login"))
+    return _no_referrer(render("web/verify.html", form, errors=errors))
+
+
+@bp.route("/forgot", methods=["GET", "POST"])
+def forgot() -> Page:
+    form = ForgotForm()
+    if form.validate_on_submit():
+        actions.request_reset(form.email.data)
+        minutes = f"{current_app.config['PASSWORD_RESET_TOKEN_MINUTES']:g}"
+        return render("web/forgot.html", form, sent=True, minutes=minutes)
+    return render("web/forgot.html", form, errors=[])
+
+
+@bp.route("/reset", methods=["GET", "POST"])
+def reset() -> Page:
+    form = ResetForm()
+    if request.method == "GET":
+        form.token.data = request.args.get("token", "")
+    errors: list[str] = []
+    if form.validate_on_submit():
+        try:
+            actions.reset_password(form.token.data, form.new_password.data)
+        except Problem as problem:
+            if problem.status != 422:
+                raise
+            errors = add_field_errors(form, problem)
+        else:
+            flash("Your password is changed and every session is signed out. Log in.", "success")
+            response = redirect(url_for("web.login"))
+            clear_token_cookies(response)
+            return response
+    return _no_referrer(render("web/reset.html", form, errors=errors))
+
+
+@bp.route("/security", methods=["GET", "POST"])
+def security() -> Page:
+    """The account's e-mail status (with a resend button) and its sign-in protections."""
+    principal = signed_in()
+    if principal is None:
+        return sign_in_first(url_for("web.security"))
+    account = actions.account_of(principal.id)
+    form = LogoutForm()  # only its CSRF token
+    errors: list[str] = []
+    if form.validate_on_submit() and request.form.get("action") == "resend":
+        try:
+            actions.resend_verification(account)
+        except Problem as problem:
+            if problem.status not in (409, 429):
+                raise
+            errors = [problem.detail or "That did not work; please try again."]
+        else:
+            flash(f"A new link is on its way to {account.email}.", "success")
+            return redirect(url_for("web.security"))
+    return render("web/security.html", form, errors=errors, account=account)

@@ -1,0 +1,71 @@
+"""Password reset by mail: ask with an address, choose a new password with the mailed link.
+
+Asking always gets the same 202, whether or not the address has an account, and costs the
+same database round trips either way; only an existing account gets the mail (at most one
+per MAIL_THROTTLE_SECONDS). Resetting redeems the link once, within
+PASSWORD_RESET_TOKEN_MINUTES; it ends every session of the account, retires every other
+mailed link, marks the address verified (the link proved it) and mails a notice.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Blueprint
+
+from auth_service import account_tokens
+from auth_service.extensions import db
+from auth_service.login_sessions import revoke_other_sessions
+from auth_service.mail import mail_password_changed, mail_password_reset, throttled
+from auth_service.models import Account
+from auth_service.passwords import hash_password
+from auth_service.schemas import PasswordForgotten, PasswordReset, parse
+from shared.problems import ValidationProblem
+from shared.requests_json import json_object
+
+bp = Blueprint("recovery", __name__)
+log = logging.getLogger(__name__)
+
+INVALID_LINK = "This link is not valid: it was used already, has expired or was replaced."
+
+
+@bp.post("/password/forgot")
+def forgot() -> tuple[str, int]:
+    request_reset(parse(PasswordForgotten, json_object()).email)
+    return "", 202
+
+
+def request_reset(address: str) -> None:
+    """Mail a reset link if the address has an account; the same work and answer if not."""
+    account = db.session.execute(
+        db.select(Account).where(Account.email == address.strip().lower())
+    ).scalar_one_or_none()
+    if account is not None and not account.disabled and not throttled(account, "reset"):
+        mail_password_reset(account, account_tokens.issue_reset(account))
+    db.session.commit()
+
+
+@bp.post("/password/reset")
+def reset() -> tuple[str, int]:
+    fields = parse(PasswordReset, json_object())
+    reset_password(fields.token, fields.new_password)
+    return "", 204
+
+
+def reset_password(secret: str, new_password: str) -> Account:
+    """Set a new password with a mailed link (422 on `token` when it does not work)."""
+    token = account_tokens.redeem(secret, (account_tokens.RESET,))
+    account = db.session.get(Account, token.account_id) if token else None
+    if token is None or account is None or account.disabled or token.email != account.email:
+        db.session.rollback()
+        raise ValidationProblem([{"field": "token", "message": INVALID_LINK}])
+    account.password_hash = hash_password(new_password)
+    account.email_verified = True
+    account_tokens.retire(account.id)
+    mail_password_changed(account)
+    db.session.commit()
+    # Whoever holds a session may be the reason for the reset: every one of them ends
+    # (by session, not by an account-wide instant: a login just after must work).
+    revoke_other_sessions(account.id, keep_sid=None)
+    log.info("password reset by mail", extra={"account_id": account.id})
+    return account
