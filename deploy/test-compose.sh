@@ -42,6 +42,7 @@ project_objects() {  # what podman still holds of this run: containers, volumes,
 cleanup() {
   local status=$?
   set +e
+  if [[ -n "${MAIL_PID:-}" ]]; then kill "$MAIL_PID" 2>/dev/null; fi
   if [[ -n "$(project_objects 2>/dev/null)" ]]; then
     compose down -v -t 5 >>"$WORK/logs/compose-down.log" 2>&1
     suite_rm_label "io.podman.compose.project=$PROJECT"
@@ -111,8 +112,9 @@ key_file="$WORK/jwt-keys/$(date +%s%N).pem"
 openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$key_file" 2>/dev/null
 chown 10001 "$key_file" && chmod 600 "$key_file"
 # Every empty value is a secret (`openssl rand -hex 32`) but the mail server's: production
-# requires one, nothing listens on MAIL_PORT, so mail waits in auth's outbox (as under
-# make test-containers). The tests' browser origins for CORS.
+# requires one; the development catcher (aiosmtpd) on this host takes it, and the tests read
+# the mailed links from its folder (as under make test-containers). The tests' browser
+# origins for CORS.
 awk -v keys="$WORK/jwt-keys" -v smtp="smtp://127.0.0.1:$MAIL_PORT?starttls=no" \
   -v public="http://127.0.0.1:$TEST_GATEWAY_PORT" '
   /^SMTP_URL=/ { print "SMTP_URL=" smtp; next }
@@ -123,6 +125,11 @@ awk -v keys="$WORK/jwt-keys" -v smtp="smtp://127.0.0.1:$MAIL_PORT?starttls=no" \
   /^GUNICORN_WORKERS=/ { print "GUNICORN_WORKERS=2"; next }
   { print }' deploy/compose/production.env.example >"$ENV_FILE"
 chmod 600 "$ENV_FILE"
+
+.venv/bin/python -m aiosmtpd --nosetuid --listen "127.0.0.1:$MAIL_PORT" \
+  --class aiosmtpd.handlers.Mailbox "$WORK/mail" >>"$WORK/logs/mail.log" 2>&1 &
+MAIL_PID=$!
+suite_wait_tcp 127.0.0.1 "$MAIL_PORT" 10 || fail "starting the mail catcher"
 
 # --- up: compose orders everything and waits for every health check -------------------------
 compose config >"$WORK/compose.resolved.yml" 2>"$WORK/logs/compose-config.log" \
@@ -164,6 +171,7 @@ t=$(now)
 E2E_GATEWAY_URL="http://127.0.0.1:$TEST_GATEWAY_PORT" \
   E2E_AUTH_URL="http://127.0.0.1:$TEST_AUTH_PORT" \
   E2E_CONTENT_URL="http://127.0.0.1:$TEST_CONTENT_PORT" E2E_LOG_DIR="$WORK/logs" \
+  E2E_MAIL_DIR="$WORK/mail" \
   E2E_ENV_AUTH_DATABASE_URL="postgresql+psycopg://auth:$AUTH_DB_PASSWORD@127.0.0.1:$TEST_AUTH_DB_PORT/auth" \
   E2E_ENV_CONTENT_DATABASE_URL="postgresql+psycopg://content:$CONTENT_DB_PASSWORD@127.0.0.1:$TEST_CONTENT_DB_PORT/content" \
   .venv/bin/python -m pytest tests/e2e -p no:cacheprovider || status=1

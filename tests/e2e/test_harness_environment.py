@@ -10,7 +10,7 @@ import uuid
 
 import pytest
 import requests
-from conftest import RunningStack, free_port
+from conftest import RunningStack, free_port, verify_email
 
 # What a developer's shell could hold, every value wrong for a stack on free ports.
 EXPORTED_IN_THE_SHELL = {
@@ -61,6 +61,7 @@ def test_exported_settings_do_not_reach_the_stack(
             timeout=10,
         )
         assert registered.status_code == 201, registered.text
+        verify_email(gateway, f"{name}@example.com")
         tokens = requests.post(
             f"{gateway}/auth/login", json={"username": name, "password": password}, timeout=10
         ).json()
