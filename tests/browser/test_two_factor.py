@@ -41,7 +41,7 @@ def test_enrol_on_the_hosted_page_and_log_in_with_a_code(page, gateway, new_user
     screenshot(page, "login-totp")
     while (code := totp.now()) == used:
         time.sleep(0.5)
-    page.get_by_label("Code").fill(code)
+    page.get_by_role("textbox", name="Code").fill(code)
     page.get_by_role("button", name="Log in").click()
     expect(page).to_have_url(f"{gateway}/console/")
     page.goto(f"{gateway}/auth/web/security")
