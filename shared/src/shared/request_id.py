@@ -11,8 +11,6 @@ import time
 
 from flask import Flask, Response, g, request
 
-from shared.logs import write_access_line
-
 HEADER = "X-Request-ID"
 _VALID = re.compile(r"[A-Za-z0-9._-]{1,128}")
 
@@ -83,10 +81,6 @@ def log_access(
     if not access_log.isEnabledFor(logging.INFO):
         return
     duration_ms = round(elapsed_ms, 2) if elapsed_ms is not None else None
-    if request_id and write_access_line(
-        access_log, request_id, (method, path, status, duration_ms)
-    ):
-        return
     record = _access_record((method, path, status))
     attrs = record.__dict__
     attrs["method"] = method

@@ -1,4 +1,9 @@
-"""The gateway: the one door for clients in front of auth and content."""
+"""The gateway: the one door for clients in front of auth and content.
+
+create_app() is the Flask app of what the gateway answers itself (health, readiness,
+/me, the console, the API documents, metrics); gateway_service.worker serves it behind
+gateway_service.edge, the one path every request takes.
+"""
 
 from __future__ import annotations
 
@@ -8,46 +13,71 @@ from typing import Any
 
 from flask import Flask
 
-from gateway_service import console, cors, edge_auth, limits, me, openapi
-from gateway_service.config import load_config
-from gateway_service.fast_path import FastPath
-from gateway_service.routes import (
-    build_upstreams,
-    fast_path_routes,
-    route_prefixes,
-    routing_blueprint,
-    upstream_ready,
-)
+from gateway_service import console, me, openapi
+from gateway_service.config import load_config, parse_routes
 from shared.health import health_blueprint
-from shared.service import init_service
+from shared.http_client import ServiceClient
+from shared.ids import init_id_converter
+from shared.logs import configure_logging
+from shared.metrics import metrics_view
+from shared.problems import init_problem_handlers
+from shared.redis_store import init_redis
+from shared.request_id import init_request_id
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app = Flask(__name__)
     app.config.update(load_config(config))
-    init_service(app)
-    upstreams = build_upstreams(app)
-    app.extensions["upstreams"] = upstreams
-    app.extensions["prefixes"] = route_prefixes(app)
-    app.extensions["me_executor"] = ThreadPoolExecutor(max_workers=16, thread_name_prefix="me")
+    settings = app.config
+    configure_logging(settings["SERVICE_NAME"], settings["LOG_LEVEL"], settings["LOG_FORMAT"])
+    init_id_converter(app)
+    # The edge logs, counts and stamps every answer; Flask only keeps its request id.
+    init_request_id(app, log_requests=False)
+    init_problem_handlers(app)
+    init_redis(app)
+    app.json.sort_keys = False  # type: ignore[attr-defined]
+    app.add_url_rule("/metrics", "metrics", metrics_view)
 
+    timeouts = (settings["UPSTREAM_CONNECT_TIMEOUT"], settings["UPSTREAM_READ_TIMEOUT"])
+    services = {
+        name: ServiceClient(_service_url(settings, name), *timeouts)
+        for _, name in parse_routes(settings["GATEWAY_ROUTES"])
+    }
+    app.extensions["services"] = services
+    app.extensions["prefixes"] = _route_prefixes(settings["GATEWAY_ROUTES"])
+    app.extensions["me_executor"] = ThreadPoolExecutor(max_workers=16, thread_name_prefix="me")
     app.register_blueprint(
-        health_blueprint({name: upstream_ready(u) for name, u in upstreams.items()})
+        health_blueprint({name: _ready_check(client) for name, client in services.items()})
     )
-    routes, guarded = routing_blueprint(app)
-    app.register_blueprint(routes)
     app.register_blueprint(me.bp)
     openapi.init_openapi(app)
-
-    # The order of these hooks is the order of the checks on every request:
-    # preflight answered, token verified, rate limit counted, bad token refused.
-    app.before_request(cors.answer_preflight)
-    edge_auth.init_edge_auth(app, guarded | {"me.me"})
-    app.before_request(edge_auth.verify_edge_token)
-    limits.init_limits(app)
-    app.before_request(edge_auth.reject_bad_token)
-    cors.init_cors(app)
     console.init_app(app)
-    if app.config["GATEWAY_FAST_PATH"]:
-        app.wsgi_app = FastPath(app, app.wsgi_app, fast_path_routes(app))  # type: ignore[method-assign]
     return app
+
+
+def _service_url(config: Mapping[str, Any], name: str) -> str:
+    url = config.get(f"{name.upper()}_SERVICE_URL")
+    if not url:
+        raise RuntimeError(f"route to {name!r} needs {name.upper()}_SERVICE_URL")
+    return str(url)
+
+
+def _route_prefixes(spec: str) -> dict[str, list[str]]:
+    prefixes: dict[str, list[str]] = {}
+    for prefix, name in parse_routes(spec):
+        prefixes.setdefault(name, []).append(prefix)
+    return prefixes
+
+
+def _ready_check(client: ServiceClient) -> Any:
+    """A readiness check that asks the service's own /readyz (its database and Redis)."""
+
+    def check() -> None:
+        try:
+            status = client.get("/readyz", timeout=2.0).status_code
+        except Exception as exc:  # requests' errors: the service did not answer
+            raise RuntimeError(f"{type(exc).__name__}") from exc
+        if status != 200:
+            raise RuntimeError(f"upstream answered {status}")
+
+    return check

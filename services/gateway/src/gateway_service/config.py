@@ -26,20 +26,20 @@ def load_config(overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
         "RATE_LIMIT": env_str("RATE_LIMIT", "600/minute"),
         "RATE_LIMIT_ANONYMOUS": env_str("RATE_LIMIT_ANONYMOUS", "300/minute"),
         "RATE_LIMIT_ENABLED": env_str("RATE_LIMIT_ENABLED", "true") != "false",
-        # Plain proxied requests skip Flask's request cycle (gateway_service.fast_path);
-        # false sends every request through Flask, answers unchanged, only slower.
-        "GATEWAY_FAST_PATH": env_str("GATEWAY_FAST_PATH", "true") != "false",
         "CIRCUIT_FAILURE_THRESHOLD": env_int("CIRCUIT_FAILURE_THRESHOLD", 5),
         "CIRCUIT_RESET_SECONDS": env_float("CIRCUIT_RESET_SECONDS", 30.0),
-        # In-flight calls to one upstream per worker process; beyond it a quick 503, so a
-        # hung upstream can never take every thread (and /healthz with them).
-        "UPSTREAM_MAX_IN_FLIGHT": env_int(
-            "UPSTREAM_MAX_IN_FLIGHT", max(1, env_int("GUNICORN_THREADS", 4) * 3 // 4)
-        ),
-        # The same bound for calls made on the event loop (gateway_service.edge): they hold
-        # no thread, so only a hung upstream's pile of waiting clients is bounded.
-        "UPSTREAM_MAX_IN_FLIGHT_ON_LOOP": env_int("UPSTREAM_MAX_IN_FLIGHT_ON_LOOP", 512),
+        # Calls in flight to one upstream per worker; beyond it a quick 503, so a hung
+        # upstream's pile of waiting clients is bounded.
+        "UPSTREAM_MAX_IN_FLIGHT": env_int("UPSTREAM_MAX_IN_FLIGHT", 512),
         "UPSTREAM_POOL_SIZE": env_int("UPSTREAM_POOL_SIZE", 32),
+        # A request body must arrive whole within this many seconds (else 408), before
+        # any upstream call; MAX_BODY_BYTES (the shared base) bounds its size (else 413).
+        "REQUEST_BODY_TIMEOUT": env_float("REQUEST_BODY_TIMEOUT", 10.0),
+        # The request head: the target alone (else 414), and the whole head (else 431).
+        "MAX_TARGET_BYTES": env_int("MAX_TARGET_BYTES", 8 * 1024),
+        "MAX_HEAD_BYTES": env_int("MAX_HEAD_BYTES", 32 * 1024),
+        # Peers (IPs or CIDRs, the socket's own address) that may read /metrics.
+        "METRICS_ALLOWED": env_list("METRICS_ALLOWED", "127.0.0.1,::1"),
         "OPENAPI_CACHE_SECONDS": env_float("OPENAPI_CACHE_SECONDS", 60.0),
         # Paths where the edge accepts a refresh token instead of an access token.
         "REFRESH_TOKEN_PATHS": env_list("REFRESH_TOKEN_PATHS", "/auth/refresh"),
@@ -51,6 +51,9 @@ def load_config(overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
         config["TRUSTED_PROXIES"] = [p.strip() for p in config["TRUSTED_PROXIES"].split(",") if p]
     check_cors_origins(config["CORS_ORIGINS"])
     config["TRUSTED_NETWORKS"] = trusted_networks(config["TRUSTED_PROXIES"])
+    if isinstance(config["METRICS_ALLOWED"], str):
+        config["METRICS_ALLOWED"] = [p.strip() for p in config["METRICS_ALLOWED"].split(",") if p]
+    config["METRICS_NETWORKS"] = trusted_networks(config["METRICS_ALLOWED"])
     return config
 
 

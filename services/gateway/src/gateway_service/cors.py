@@ -1,14 +1,14 @@
-"""CORS with flask-cors, strictly: exact origins, credentials, preflights answered here."""
+"""CORS, strictly: exact origins, credentials, preflights answered at the edge.
+
+Written here rather than taken from a Flask extension because it applies to every answer
+of the one request path (proxied or the gateway's own), before Flask is involved. The
+rules are the Fetch standard's, and few: an allowed origin gets itself back with
+credentials allowed; any other origin gets no CORS header at all; `*` never appears.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
-
-from flask import Flask, Response, request
-from flask_cors import CORS
-from flask_cors.core import _ComputedCorsOptions, get_cors_headers, get_cors_options
-from werkzeug.datastructures import EnvironHeaders
 
 EXPOSED = [
     "X-Request-ID",
@@ -21,64 +21,54 @@ EXPOSED = [
     "RateLimit-Remaining",
     "RateLimit-Reset",
 ]
-ALLOWED_REQUEST_HEADERS = [
-    "Authorization",
-    "Content-Type",
-    "If-Match",
-    "If-None-Match",
-    "Idempotency-Key",
-    "X-Request-ID",
-]
-METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"]
-
-
-def is_preflight() -> bool:
-    return request.method == "OPTIONS" and "Access-Control-Request-Method" in request.headers
-
-
-def answer_preflight() -> Response | None:
-    """Preflights never reach a service nor need a token; flask-cors adds the headers."""
-    if is_preflight():
-        return Response(status=204)
-    return None
-
-
-def init_cors(app: Flask) -> None:
-    # Registered before flask-cors so it runs after it (Flask runs these in reverse).
-    app.after_request(vary_on_origin)
-    # config.check_cors_origins already refused '*', 'null' and patterns.
-    options: dict[str, Any] = {
-        "origins": list(app.config["CORS_ORIGINS"]),
-        "supports_credentials": True,
-        "send_wildcard": False,
-        "always_send": False,
-        "max_age": app.config["CORS_MAX_AGE"],
-        "expose_headers": EXPOSED,
-        "allow_headers": ALLOWED_REQUEST_HEADERS,
-        "methods": METHODS,
-        "vary_header": True,
+ALLOWED_REQUEST_HEADERS = frozenset(
+    {
+        "authorization",
+        "content-type",
+        "if-match",
+        "if-none-match",
+        "idempotency-key",
+        "x-request-id",
     }
-    CORS(app, **options)
-    # The same options resolved, for the fast path (which answers without Flask).
-    app.extensions["gateway_cors"] = get_cors_options(app, options)
+)
+METHODS = "GET, HEAD, POST, PUT, PATCH, DELETE"
 
 
-def cors_headers(
-    options: _ComputedCorsOptions, environ: dict[str, Any], method: str
-) -> list[tuple[str, str]]:
-    """The headers flask-cors adds to an answer, for a request given as its WSGI environ."""
-    headers = get_cors_headers(options, EnvironHeaders(environ), method)
-    return [(name, str(value)) for name, value in headers.items(multi=True)]
+class Cors:
+    def __init__(self, origins: Iterable[str], max_age: int) -> None:
+        # config.check_cors_origins already refused '*', 'null' and patterns.
+        self.origins = frozenset(origins)
+        self.max_age = str(max_age)
 
+    def headers(self, origin: str | None) -> list[tuple[str, str]]:
+        """The CORS headers of an ordinary answer to a request from `origin`."""
+        if origin is None or origin not in self.origins:
+            return []
+        return [
+            ("Access-Control-Allow-Origin", origin),
+            ("Access-Control-Allow-Credentials", "true"),
+            ("Access-Control-Expose-Headers", ", ".join(EXPOSED)),
+        ]
 
-def vary_on_origin(response: Response) -> Response:
-    response.headers["Vary"] = merged_vary(response.headers.getlist("Vary"))
-    return response
+    def preflight(self, origin: str | None, requested_headers: str) -> list[tuple[str, str]]:
+        """The headers of a preflight's answer (a 204 that never reaches a service)."""
+        if origin is None or origin not in self.origins:
+            return []
+        asked = [h.strip() for h in requested_headers.split(",") if h.strip()]
+        allowed = [h for h in asked if h.lower() in ALLOWED_REQUEST_HEADERS]
+        headers = [
+            ("Access-Control-Allow-Origin", origin),
+            ("Access-Control-Allow-Credentials", "true"),
+            ("Access-Control-Allow-Methods", METHODS),
+            ("Access-Control-Max-Age", self.max_age),
+        ]
+        if allowed:
+            headers.append(("Access-Control-Allow-Headers", ", ".join(allowed)))
+        return headers
 
 
 def merged_vary(values: Iterable[str]) -> str:
-    """One Vary value that names Origin: every answer depends on it, and flask-cors adds
-    its own only when several origins are configured (and then beside the upstream's)."""
+    """One Vary value that names Origin: every answer depends on it."""
     names: dict[str, str] = {}
     for value in values:
         for name in value.split(","):

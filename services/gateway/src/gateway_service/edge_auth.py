@@ -8,24 +8,13 @@ at once that its token is bad instead of being silently served as anonymous.
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from typing import Any
 
-from flask import Flask, current_app, g, request
-
-from shared.auth import bearer_token, missing_token, verify_or_problem
 from shared.http_client import ServiceClient
-from shared.problems import Problem
-from shared.redis_store import get_redis
-from shared.tokens import (
-    JwksCache,
-    Principal,
-    RevocationList,
-    TokenVerifier,
-    http_jwks_source,
-)
+from shared.tokens import JwksCache, TokenVerifier, http_jwks_source
 
 JWKS_PATH = "/auth/.well-known/jwks.json"
-_VERIFIER = "edge_verifier"
 
 
 class CachingTokenVerifier(TokenVerifier):
@@ -63,59 +52,17 @@ class CachingTokenVerifier(TokenVerifier):
         return claims
 
 
-def init_edge_auth(app: Flask, guarded_endpoints: set[str]) -> None:
-    """Check tokens on `guarded_endpoints` (the proxied routes and /me)."""
+def edge_verifier(config: Mapping[str, Any]) -> CachingTokenVerifier:
+    """The verifier of the edge's token check: the common one, remembering, with no
+    revocation list of its own (the edge reads the marks itself, see edge.py)."""
     auth = ServiceClient(
-        app.config["AUTH_SERVICE_URL"],
-        app.config["UPSTREAM_CONNECT_TIMEOUT"],
-        app.config["UPSTREAM_READ_TIMEOUT"],
+        config["AUTH_SERVICE_URL"],
+        config["UPSTREAM_CONNECT_TIMEOUT"],
+        config["UPSTREAM_READ_TIMEOUT"],
     )
-    source = app.config.get("JWKS_SOURCE") or http_jwks_source(auth, JWKS_PATH)
-    app.extensions[_VERIFIER] = CachingTokenVerifier(
-        JwksCache(source, cooldown=app.config["JWKS_REFETCH_COOLDOWN"]),
-        issuer=app.config["JWT_ISSUER"],
-        audience=app.config["JWT_AUDIENCE"],
-        revocations=RevocationList(get_redis),
+    source = config.get("JWKS_SOURCE") or http_jwks_source(auth, JWKS_PATH)
+    return CachingTokenVerifier(
+        JwksCache(source, cooldown=config["JWKS_REFETCH_COOLDOWN"]),
+        issuer=config["JWT_ISSUER"],
+        audience=config["JWT_AUDIENCE"],
     )
-    app.extensions["edge_guarded"] = guarded_endpoints
-
-
-def edge_verifier(app: Flask) -> CachingTokenVerifier:
-    return app.extensions[_VERIFIER]
-
-
-def edge_principal(expected_type: str = "access") -> Principal:
-    """Verify the request's bearer token, or raise the matching problem (401 or 503)."""
-    token = bearer_token()
-    if token is None:
-        raise missing_token()
-    verifier: CachingTokenVerifier = current_app.extensions[_VERIFIER]
-    return verify_or_problem(verifier, token, expected_type)[1]
-
-
-def verify_edge_token() -> None:
-    """Verify a sent token; keep a failure for later so the rate limit still counts it."""
-    if request.endpoint not in current_app.extensions["edge_guarded"]:
-        return
-    if "Authorization" not in request.headers:
-        return
-    refresh_paths = current_app.config["REFRESH_TOKEN_PATHS"]
-    expected = "refresh" if request.path in refresh_paths else "access"
-    try:
-        g.principal = edge_principal(expected)
-    except Problem as problem:
-        g.edge_auth_problem = problem
-
-
-def reject_bad_token() -> None:
-    problem = g.pop("edge_auth_problem", None)
-    if problem is not None:
-        raise problem
-
-
-def require_principal() -> Principal:
-    """The principal the edge verified, or 401 when the request carried no token."""
-    principal = g.get("principal")
-    if principal is None:
-        raise Problem(401, "Authentication required.", headers={"WWW-Authenticate": "Bearer"})
-    return principal

@@ -7,12 +7,7 @@ Forwarding and identity headers are believed only from a configured proxy
 from __future__ import annotations
 
 import ipaddress
-import ssl
 from collections.abc import Iterable
-from typing import Any
-from urllib.parse import quote
-
-from flask import current_app, g, request
 
 from shared.request_id import HEADER as REQUEST_ID_HEADER
 
@@ -78,32 +73,6 @@ IDENTITY_PREFIXES = (
 )
 
 
-# Characters left as they are in a path and a query sent on; everything else, and anything
-# outside ASCII, is percent-encoded from the bytes the client sent.
-_PATH_SAFE = "/:@!$&'()*+,;=-._~"
-_QUERY_SAFE = _PATH_SAFE + "?%[]"
-
-
-def request_target(environ: dict[str, Any]) -> str:
-    """The path and query an upstream is sent, from the request's own bytes.
-
-    The server hands the path over decoded (%2F is / again, %25 is %): it is encoded again
-    so the upstream decodes it to what the client meant. The query is still as the client
-    encoded it and passes unchanged but for bytes that may not appear in a request line.
-    """
-    path = quote(_wsgi_bytes(environ.get("PATH_INFO", "")), safe=_PATH_SAFE)
-    query = _wsgi_bytes(environ.get("QUERY_STRING", ""))
-    return f"{path}?{quote(query, safe=_QUERY_SAFE)}" if query else path
-
-
-def _wsgi_bytes(value: str) -> bytes:
-    # WSGI carries the raw bytes as latin-1 text.
-    try:
-        return value.encode("latin-1")
-    except UnicodeEncodeError:
-        return value.encode("utf-8", "surrogateescape")
-
-
 def named_in_connection(connection_header: str | None) -> set[str]:
     return {v.strip().lower() for v in (connection_header or "").split(",") if v.strip()}
 
@@ -135,40 +104,6 @@ def client_address_of(peer: str, forwarded_for: str | None, networks: Networks) 
             if not is_trusted(hop, networks):
                 break
     return address
-
-
-def client_address() -> str:
-    """The current request's client address (see client_address_of), worked out once."""
-    cached = g.get("client_address")
-    if cached is None:
-        cached = client_address_of(
-            request.remote_addr or "",
-            request.headers.get("X-Forwarded-For"),
-            current_app.config["TRUSTED_NETWORKS"],
-        )
-        g.client_address = cached
-    return cached
-
-
-def connection_scheme(environ: dict[str, Any]) -> str:
-    # gunicorn rewrites wsgi.url_scheme from X-Forwarded-Proto sent by FORWARDED_ALLOW_IPS
-    # peers, so the socket says how this client really connected.
-    sock = environ.get("gunicorn.socket")
-    if sock is not None:
-        return "https" if isinstance(sock, ssl.SSLSocket) else "http"
-    return str(environ.get("wsgi.url_scheme", "http"))
-
-
-def upstream_headers() -> dict[str, str]:
-    """The headers the current Flask request sends on (see forwarded_headers)."""
-    return forwarded_headers(
-        request.headers.items(),
-        peer=request.remote_addr or "",
-        host=request.host,
-        scheme=connection_scheme(request.environ),
-        request_id=g.request_id,
-        networks=current_app.config["TRUSTED_NETWORKS"],
-    )
 
 
 def forwarded_headers(

@@ -1,102 +1,117 @@
-"""Rate limits with Flask-Limiter on Redis: per user with a valid token, else per address.
+"""Rate limits: a fixed window per client in Redis, counted on the edge's loop.
 
-If Redis is down, limits fall back to each worker's memory (fail open on the shared
-count, not on the limit itself) and come back to Redis when it answers again.
+One count per client (`user:<id>` with a valid token, else `addr:<client address>`) covers
+everything the edge counts: the proxied API, `/me` and the console. Counts are reserved in
+small batches (gateway_service.rate_leases) and a request's token revocation marks are read
+on the same round trip when they must be read. If Redis is down, counting falls back to
+the worker's own memory (the limit still holds per worker, not shared) and comes back to
+Redis when it answers again.
 """
 
 from __future__ import annotations
 
 import math
 import time
-from typing import Any
+from typing import Any, NamedTuple
 
-from flask import Flask, Response, current_app, g, request
-from flask_limiter import Limiter
+import redis.asyncio as aioredis
+from limits import RateLimitItem, parse
+from redis.exceptions import RedisError
 
-from gateway_service.forwarding import client_address
-from gateway_service.limit_storage import storage_uri
+from gateway_service.rate_leases import LeasedCounts
 
-# Flask-Limiter's keys: LIMITER/<prefix>/<user or address>/<endpoint>/<amount>/<per>/<unit>.
-LIMITER_KEY_PREFIX = "ratelimit"
-
-
-def rate_limit_key() -> str:
-    principal = g.get("principal")
-    if principal is not None:
-        return f"user:{principal.id}"
-    return f"addr:{client_address()}"
-
-
-def current_limit() -> str:
-    config = current_app.config
-    return config["RATE_LIMIT"] if g.get("principal") else config["RATE_LIMIT_ANONYMOUS"]
-
-
-def init_limits(app: Flask) -> Limiter:
-    redis_url = app.config.get("REDIS_URL")
-    limiter = Limiter(
-        key_func=rate_limit_key,
-        default_limits=[current_limit],
-        storage_uri=storage_uri(redis_url),
-        storage_options=_storage_options(redis_url),
-        strategy="fixed-window",
-        # Written below instead: Flask-Limiter puts Retry-After on every answer and a
-        # timestamp in the reset header.
-        headers_enabled=False,
-        key_prefix=LIMITER_KEY_PREFIX,
-        swallow_errors=True,
-        in_memory_fallback_enabled=True,
-        enabled=app.config["RATE_LIMIT_ENABLED"],
-    )
-    # Only the routed API and /me count; health, metrics and docs never do.
-    limiter.request_filter(_exempt)
-    limiter.init_app(app)
-    app.extensions["gateway_limiter"] = limiter
-    app.after_request(_rate_limit_headers)
-    return limiter
-
-
+KEY_PREFIX = "ratelimit"
 # Short timeouts: a dead Redis must cost a request milliseconds, not seconds.
 REDIS_TIMEOUT_SECONDS = 0.5
+MEMORY_ENTRIES = 10_000
+# KEYS[1] the counter, KEYS[2..] keys to read; ARGV: expiry, amount.
+INCR_TTL_AND_MGET = """
+local amount = tonumber(ARGV[2])
+local current = redis.call("incrby", KEYS[1], amount)
+if tonumber(current) == amount then
+    redis.call("expire", KEYS[1], ARGV[1])
+end
+local ttl = redis.call("ttl", KEYS[1])
+local values = {}
+if #KEYS > 1 then
+    values = redis.call("mget", unpack(KEYS, 2))
+end
+return {current, ttl, values}
+"""
 
 
-def _storage_options(redis_url: str | None) -> Any:
-    if not redis_url:
-        return {}
-    return {
-        "socket_connect_timeout": REDIS_TIMEOUT_SECONDS,
-        "socket_timeout": REDIS_TIMEOUT_SECONDS,
-    }
+class Window(NamedTuple):
+    """The window a counted request reports in its RateLimit-* headers."""
+
+    amount: int
+    remaining: int
+    reset_at: float
 
 
-def _exempt() -> bool:
-    return request.endpoint not in current_app.extensions["edge_guarded"]
+class Counted(NamedTuple):
+    window: Window
+    marks: list[Any] | None  # the values of the marks asked for; None: not read (Redis away)
 
 
-def _rate_limit_headers(response: Response) -> Response:
-    """RateLimit-Limit/Remaining/Reset (seconds from now, as the IETF draft has it) on every
-    counted answer, and Retry-After on a 429."""
-    limiter: Limiter = current_app.extensions["gateway_limiter"]
-    current = limiter.current_limit if limiter.enabled else None
-    if current is None:
-        return response
-    try:
-        reset_at, remaining = current.window  # read back from the hit, no second round trip
-    except Exception:  # storage gone between the hit and now: no headers, no failure
-        return response
-    response.headers.update(
-        rate_limit_headers(current.limit.amount, remaining, reset_at, response.status_code)
-    )
-    return response
+class RedisCounter:
+    """INCRBY, the window's end and the marks to read, in one round trip."""
+
+    def __init__(self, client: aioredis.Redis) -> None:
+        self._script = client.register_script(INCR_TTL_AND_MGET)
+
+    async def incr_and_read(
+        self, key: str, expiry: int, read: list[str], amount: int
+    ) -> tuple[int, float, list[Any]]:
+        current, ttl, values = await self._script(keys=[key, *read], args=[expiry, amount])
+        values = list(values) + [None] * (len(read) - len(values))  # Lua drops trailing nils
+        return int(current), time.time() + max(int(ttl), 0), [v or None for v in values]
 
 
-def rate_limit_headers(amount: int, remaining: int, reset_at: float, status: int) -> dict[str, str]:
-    seconds = max(0, math.ceil(reset_at - time.time()))
-    headers = {
-        "RateLimit-Limit": str(amount),
-        "RateLimit-Remaining": str(max(0, remaining)),
-        "RateLimit-Reset": str(seconds),
-    }
+class RateLimits:
+    def __init__(self, config: dict[str, Any], client: aioredis.Redis | None) -> None:
+        self.enabled = bool(config["RATE_LIMIT_ENABLED"])
+        self.user: RateLimitItem = parse(config["RATE_LIMIT"])
+        self.anonymous: RateLimitItem = parse(config["RATE_LIMIT_ANONYMOUS"])
+        self._counts = LeasedCounts(RedisCounter(client)) if client is not None else None
+        self._memory: dict[str, tuple[float, int]] = {}
+
+    async def count(self, client_key: str, user: bool, marks: list[str]) -> Counted | None:
+        """Count one request of `client_key` and read `marks` on the way; None when limits
+        are off. Marks come back None when Redis could not be asked."""
+        if not self.enabled:
+            return None
+        limit = self.user if user else self.anonymous
+        expiry = limit.get_expiry()
+        key = f"{KEY_PREFIX}/{client_key}/{limit.amount}/{expiry}"
+        if self._counts is not None:
+            try:
+                count, reset_at, values = await self._counts.count(key, expiry, limit.amount, marks)
+                return Counted(Window(limit.amount, limit.amount - count, reset_at), values)
+            except (RedisError, OSError):
+                pass  # counted in this worker's memory until Redis answers again
+        count, reset_at = self._in_memory(key, expiry)
+        return Counted(Window(limit.amount, limit.amount - count, reset_at), None)
+
+    def _in_memory(self, key: str, expiry: int) -> tuple[int, float]:
+        now = time.time()
+        start, count = self._memory.get(key, (0.0, 0))
+        if now >= start + expiry:
+            if len(self._memory) >= MEMORY_ENTRIES:
+                self._memory.clear()
+            start, count = now - now % expiry, 0
+        self._memory[key] = (start, count + 1)
+        return count + 1, start + expiry
+
+
+def rate_limit_headers(window: Window, status: int) -> list[tuple[str, str]]:
+    """RateLimit-Limit/Remaining/Reset (seconds from now, as the IETF draft has it), and
+    Retry-After on a 429."""
+    seconds = max(0, math.ceil(window.reset_at - time.time()))
+    headers = [
+        ("RateLimit-Limit", str(window.amount)),
+        ("RateLimit-Remaining", str(max(0, window.remaining))),
+        ("RateLimit-Reset", str(seconds)),
+    ]
     if status == 429:
-        headers["Retry-After"] = str(max(1, seconds))
+        headers.append(("Retry-After", str(max(1, seconds))))
     return headers

@@ -1,7 +1,8 @@
 """GET /me: the account (auth), profile and latest posts (content), fetched concurrently.
 
-An async view: the three upstream calls run at once on threads (the pooled upstream
-connections are blocking), so the answer takes as long as the slowest call, not the sum.
+An async view: the three upstream calls run at once on threads, so the answer takes as
+long as the slowest call, not the sum. The edge has checked the bearer token and counted
+the request; the view verifies it again with the common verifier, as every service does.
 """
 
 from __future__ import annotations
@@ -12,11 +13,12 @@ import functools
 from typing import Any
 from urllib.parse import urlencode
 
-from flask import Blueprint, Response, current_app, jsonify
+import requests
+from flask import Blueprint, Response, current_app, g, jsonify, request
 
-from gateway_service.edge_auth import require_principal
-from gateway_service.forwarding import upstream_headers
-from gateway_service.upstream import Upstream, UpstreamError
+from gateway_service.forwarding import forwarded_headers
+from shared.auth import authenticate
+from shared.http_client import ServiceClient
 from shared.problems import Problem
 
 bp = Blueprint("me", __name__)
@@ -24,23 +26,30 @@ bp = Blueprint("me", __name__)
 Fetched = tuple[int, Any] | None  # (status, JSON body), or None when the service did not answer
 
 
-def _fetch(upstream: Upstream, path: str, headers: dict[str, str]) -> Fetched:
+def _fetch(service: ServiceClient, path: str, headers: dict[str, str]) -> Fetched:
     try:
-        response = upstream.request("GET", path, headers)
-    except UpstreamError:
+        response = service.get(path, headers=headers)
+    except requests.RequestException:
         return None
     try:
-        return response.status, response.json()
+        return response.status_code, response.json()
     except ValueError:
-        return response.status, None
+        return response.status_code, None
 
 
 @bp.get("/me")
 async def me() -> Response:
-    principal = require_principal()
-    upstreams: dict[str, Upstream] = current_app.extensions["upstreams"]
-    auth, content = upstreams["auth"], upstreams["content"]
-    headers = upstream_headers()
+    principal = authenticate()
+    services: dict[str, ServiceClient] = current_app.extensions["services"]
+    auth, content = services["auth"], services["content"]
+    headers = forwarded_headers(
+        request.headers.items(),
+        peer=request.remote_addr or "",
+        host=request.host,
+        scheme=request.scheme,
+        request_id=g.request_id,
+        networks=current_app.config["TRUSTED_NETWORKS"],
+    )
     headers.pop("Content-Type", None)
     posts_query = urlencode({"author": principal.username, "per_page": 5, "sort": "-created_at"})
     account, profile, posts = await asyncio.gather(

@@ -15,11 +15,12 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
+import requests
 from flask import Blueprint, Flask, Response, current_app, jsonify, redirect
 from flask_swagger_ui import get_swaggerui_blueprint
 
 from gateway_service.gateway_paths import GATEWAY_COMPONENTS, GATEWAY_PATHS
-from gateway_service.upstream import Upstream, UpstreamError, UpstreamStatus
+from shared.http_client import ServiceClient
 
 log = logging.getLogger(__name__)
 
@@ -110,7 +111,7 @@ class MergedDocument:
         self._expires = 0.0
         self._lock = threading.Lock()
 
-    def get(self, upstreams: Mapping[str, Upstream], prefixes: Mapping[str, list[str]]) -> Any:
+    def get(self, upstreams: Mapping[str, ServiceClient], prefixes: Mapping[str, list[str]]) -> Any:
         with self._lock:
             if self._document is None or time.monotonic() >= self._expires:
                 documents, unavailable = _fetch_all(upstreams)
@@ -120,12 +121,14 @@ class MergedDocument:
             return self._document
 
 
-def _fetch_all(upstreams: Mapping[str, Upstream]) -> tuple[dict[str, Any], list[str]]:
+def _fetch_all(upstreams: Mapping[str, ServiceClient]) -> tuple[dict[str, Any], list[str]]:
     documents, unavailable = {}, []
     for name, upstream in upstreams.items():
         try:
-            document = upstream.get_json("/openapi.json", read_timeout=3.0)
-        except (UpstreamError, UpstreamStatus, ValueError) as exc:
+            response = upstream.get("/openapi.json", timeout=3.0)
+            response.raise_for_status()
+            document = response.json()
+        except (requests.RequestException, ValueError) as exc:
             log.warning("no OpenAPI document from %s: %s", name, type(exc).__name__)
             unavailable.append(name)
             continue
@@ -139,7 +142,7 @@ def _fetch_all(upstreams: Mapping[str, Upstream]) -> tuple[dict[str, Any], list[
 @bp.get("/openapi.json")
 def openapi_json() -> Response:
     merged: MergedDocument = current_app.extensions["openapi"]
-    document = merged.get(current_app.extensions["upstreams"], current_app.extensions["prefixes"])
+    document = merged.get(current_app.extensions["services"], current_app.extensions["prefixes"])
     return jsonify(document)
 
 

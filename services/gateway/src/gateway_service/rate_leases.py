@@ -1,7 +1,7 @@
 """Rate-limit counts reserved in small batches, so most requests skip the Redis round trip.
 
-Flask-Limiter's fixed window is one Redis counter per client, endpoint and window, and
-the edge used to add one to it for every request. It now adds several at once (INCRBY n,
+The fixed window is one Redis counter per client and window, and the edge used to add
+one to it for every request. It now adds several at once (INCRBY n,
 in the same script and round trip as before) and hands the reserved counts out itself,
 one per request, in order. The counter in Redis is always at or above every count handed
 out, so no worker admits a request past the limit, however many workers share it.
@@ -21,9 +21,8 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import Any
-
-from gateway_service.limit_storage import LoopHitCounter
+from collections.abc import Awaitable
+from typing import Any, Protocol
 
 MAX_BATCH = 16
 SHARE = 4  # a batch is at most this fraction of what the window has left
@@ -90,10 +89,16 @@ class RateLeases:
         return first
 
 
+class Counter(Protocol):
+    def incr_and_read(
+        self, key: str, expiry: int, read: list[str], amount: int
+    ) -> Awaitable[tuple[int, float, list[Any]]]: ...
+
+
 class LeasedCounts:
     """A worker's rate-limit counts: from its reserved batches when it can, else from Redis."""
 
-    def __init__(self, counter: LoopHitCounter) -> None:
+    def __init__(self, counter: Counter) -> None:
         self.counter = counter
         self.leases = RateLeases()
         self._reserving: dict[str, asyncio.Future[None]] = {}

@@ -1,47 +1,55 @@
-"""Calling one upstream service: a keep-alive pool, timeouts, one retry, a breaker, a bulkhead.
+"""Calling one upstream service from the edge's loop: aiohttp, timeouts, a breaker, a bulkhead.
 
-The pool is gateway_service.connections (http.client connections, no urllib3 or requests
-layer above them): measurably cheaper on the proxy's hot path.
+Two aiohttp sessions per upstream. GET, HEAD and OPTIONS use kept-alive pooled
+connections; aiohttp sends such a request once more when its connection breaks before the
+answer (a pooled connection the service closed in the meantime breaks that way). Every
+other method is sent on a connection of its own (`force_close`), so it is never written
+into a pooled connection that may already be closed. Any request whose connection could
+not be made is tried once more: no byte of it has left. When no usable answer comes, the
+client gets a problem: 502, 503 or 504.
 """
 
 from __future__ import annotations
 
-import contextlib
+import asyncio
+import io
+import json
 import logging
-import threading
-from collections.abc import Iterator, Mapping
-from typing import Any
-from urllib.parse import urlsplit
+from collections.abc import AsyncIterator, Mapping
+from typing import Any, NamedTuple
 
-from gateway_service import connections, loop_connections
+import aiohttp
+from yarl import URL
+
 from gateway_service.breaker import STATE_VALUES, CircuitBreaker, CircuitOpen
-from gateway_service.connections import (
-    Answer,
-    AnswerBroken,
-    AnswerTimedOut,
-    ConnectFailed,
-    ConnectTimedOut,
-)
-from gateway_service.loop_connections import LoopAnswer
+from gateway_service.forwarding import response_headers
 from shared.metrics import counter, gauge
+from shared.problems import PROBLEM_MIMETYPE, Problem, problem_body
 
 log = logging.getLogger(__name__)
 
-IDEMPOTENT = frozenset({"GET", "HEAD"})
-TRANSPORT_ERRORS = (ConnectFailed, AnswerBroken, ConnectTimedOut, AnswerTimedOut)
+POOLED = frozenset({"GET", "HEAD", "OPTIONS"})
+CHUNK = 64 * 1024
+LARGE_BODY = 1024 * 1024
+# Answers up to this size are read whole (one write to the client); larger ones stream.
+SMALL_BODY = 256 * 1024
+# An upstream's error answer is read at most this far to check it is a problem document.
+MAX_PROBLEM_BYTES = 64 * 1024
+# Upstream headers still meaningful on an error answer the gateway rewrites.
+KEPT_ON_ERROR = ("www-authenticate", "retry-after", "allow", "location", "etag")
+# Headers that describe a body, which a 204 or 304 answer has none of.
+BODY_HEADERS = frozenset({"content-length", "content-type", "content-encoding"})
 
 
-class UpstreamError(Exception):
-    """The upstream gave no answer: carries the status the client gets instead."""
+class Answer(NamedTuple):
+    """What leaves for the client: status, headers, and the body (bytes or a stream)."""
 
-    def __init__(self, status: int, detail: str, headers: Mapping[str, str] | None = None) -> None:
-        super().__init__(detail)
-        self.status = status
-        self.detail = detail
-        self.headers = dict(headers or {})
+    status: int
+    headers: list[tuple[str, str]]
+    body: bytes | AsyncIterator[bytes]
 
 
-def _upstream_errors() -> Any:
+def _errors() -> Any:
     return counter(
         "gateway_upstream_errors_total",
         "Upstream calls that got no answer, by upstream and kind.",
@@ -64,190 +72,225 @@ class Upstream:
         base_url: str,
         connect_timeout: float = 1.0,
         read_timeout: float = 10.0,
-        pool_size: int = 32,
-        max_in_flight: int = 24,
-        max_in_flight_on_loop: int = 512,
+        max_in_flight: int = 512,
         failure_threshold: int = 5,
         reset_seconds: float = 30.0,
     ) -> None:
         self.name = name
-        parts = urlsplit(base_url)
-        self.base_path = parts.path.rstrip("/")
-        self.read_timeout = read_timeout
-        self.pool = connections.ConnectionPool(
-            parts.scheme, parts.hostname or "127.0.0.1", parts.port, connect_timeout, pool_size
+        self.base_url = base_url.rstrip("/")
+        self.timeout = aiohttp.ClientTimeout(
+            total=None, sock_connect=connect_timeout, sock_read=read_timeout
         )
-        self.loop_pool: loop_connections.LoopConnectionPool | None = None
-        self._slots = threading.BoundedSemaphore(max_in_flight)
-        self._loop_slots = threading.BoundedSemaphore(max_in_flight_on_loop)
-        self._errors = _upstream_errors()
+        self.max_in_flight = max_in_flight
+        self.in_flight = 0
+        self._errors = _errors()
         state = _circuit_state().labels(name)
         state.set(0)
         self.breaker = CircuitBreaker(
             failure_threshold, reset_seconds, on_change=lambda s: state.set(STATE_VALUES[s])
         )
+        self._pooled: aiohttp.ClientSession | None = None
+        self._fresh: aiohttp.ClientSession | None = None
 
-    def request(
+    def _session(self, pooled: bool) -> aiohttp.ClientSession:
+        """The session for a call (made on first use, on the loop that uses it)."""
+        session = self._pooled if pooled else self._fresh
+        if session is None:
+            session = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(limit=0, force_close=not pooled),
+                timeout=self.timeout,
+                auto_decompress=False,  # bodies pass as the service encoded them
+                # Only the client's own headers (and the gateway's) go upstream.
+                skip_auto_headers=("User-Agent", "Accept", "Accept-Encoding", "Content-Type"),
+            )
+            if pooled:
+                self._pooled = session
+            else:
+                self._fresh = session
+        return session
+
+    async def close(self) -> None:
+        for session in (self._pooled, self._fresh):
+            if session is not None:
+                await session.close()
+        self._pooled = self._fresh = None
+
+    async def call(
         self,
         method: str,
-        path: str,
-        headers: Mapping[str, str] | None = None,
-        body: Any = None,
-        stream: bool = False,
-        read_timeout: float | None = None,
+        target: str,
+        headers: Mapping[str, str],
+        body: bytes,
+        request_id: str,
+        instance: str,
     ) -> Answer:
-        """Send one request; raise UpstreamError (502, 503 or 504) when no answer comes.
-
-        stream=False reads the whole answer before returning (and releases its connection).
-        """
-        with self._call(self._slots):
-            response = self._send(method, path, headers, body, stream, read_timeout)
-        self._settle(response.status)
-        return response
-
-    async def request_on_loop(
-        self, method: str, path: str, headers: Mapping[str, str]
-    ) -> LoopAnswer:
-        """request() for code on the event loop, for a request without a body: the same
-        breaker, bulkhead, timeouts, retry and errors, over the loop's own pool."""
-        with self._call(self._loop_slots):
-            answer = await self._send_on_loop(method, path, headers)
-        self._settle(answer.status)
-        return answer
-
-    @contextlib.contextmanager
-    def _call(self, slots: threading.BoundedSemaphore) -> Iterator[None]:
-        """One call through the breaker and the bulkhead; a call that got no answer is
-        settled with the breaker here, one with an answer by _settle()."""
-        self._admit()
-        try:
-            with self._slot(slots):
-                yield
-        except BaseException as exc:
-            self._settle_failure(exc)
-            raise
-
-    def _admit(self) -> None:
+        """Send one request and shape its answer for the client; Problem when none came."""
         try:
             self.breaker.before_call()
         except CircuitOpen as exc:
             self._errors.labels(self.name, "circuit_open").inc()
-            raise UpstreamError(
+            raise Problem(
                 503,
                 f"The {self.name} service is failing; calls are paused for a while.",
-                {"Retry-After": str(int(exc.retry_after + 0.999))},
+                headers={"Retry-After": str(int(exc.retry_after + 0.999))},
             ) from exc
-
-    def _settle(self, status: int) -> None:
-        if status in (502, 503, 504):
+        if self.in_flight >= self.max_in_flight:
+            self.breaker.release_probe()
+            self._errors.labels(self.name, "saturated").inc()
+            raise Problem(
+                503,
+                f"Too many requests are waiting on the {self.name} service.",
+                headers={"Retry-After": "1"},
+            )
+        self.in_flight += 1
+        try:
+            response = await self._send(method, target, headers, body)
+        except Problem:
+            self.breaker.record_failure()
+            raise
+        except BaseException:
+            self.breaker.release_probe()
+            raise
+        finally:
+            self.in_flight -= 1
+        if response.status in (502, 503, 504):
             self.breaker.record_failure()
         else:
             self.breaker.record_success()
-
-    def _settle_failure(self, exc: BaseException) -> None:
-        if isinstance(exc, UpstreamError) and exc.status != 503:
-            self.breaker.record_failure()
-        else:  # saturated here, or not the upstream's doing: no verdict on it
-            self.breaker.release_probe()
-
-    @contextlib.contextmanager
-    def _slot(self, slots: threading.BoundedSemaphore) -> Iterator[None]:
-        """The bulkhead: a quick 503 rather than one more thread (or, on the loop, one more
-        waiting client) stuck on this upstream."""
-        if not slots.acquire(blocking=False):
-            self._errors.labels(self.name, "saturated").inc()
-            raise UpstreamError(
-                503,
-                f"Too many requests are waiting on the {self.name} service.",
-                {"Retry-After": "1"},
-            )
         try:
-            yield
-        finally:
-            slots.release()
+            return await self._answer(response, method, request_id, instance)
+        except BaseException:
+            response.close()
+            raise
 
-    def _send(
-        self,
-        method: str,
-        path: str,
-        headers: Mapping[str, str] | None,
-        body: Any,
-        stream: bool,
-        read_timeout: float | None,
+    async def _send(
+        self, method: str, target: str, headers: Mapping[str, str], body: bytes
+    ) -> aiohttp.ClientResponse:
+        pooled = method in POOLED
+        url = URL(self.base_url + target, encoded=True)  # the client's own encoding
+        for attempt in (1, 2):
+            # aiohttp writes a large body from a file-like in parts, not in one piece.
+            data = io.BytesIO(body) if len(body) > LARGE_BODY else (body or None)
+            try:
+                return await self._session(pooled).request(
+                    method, url, headers=headers, data=data, allow_redirects=False
+                )
+            except (TimeoutError, aiohttp.ServerTimeoutError) as exc:
+                self._errors.labels(self.name, "timeout").inc()
+                log.warning("upstream %s timed out", self.name, extra={"upstream": self.name})
+                raise Problem(504, f"The {self.name} service did not answer in time.") from exc
+            except aiohttp.ClientConnectionError as exc:
+                self._errors.labels(self.name, "connection").inc()
+                if attempt == 1 and isinstance(exc, aiohttp.ClientConnectorError):
+                    continue  # the connection was never made: nothing of it was sent
+                log.warning(
+                    "upstream %s unreachable: %s", self.name, exc, extra={"upstream": self.name}
+                )
+                raise Problem(502, f"The {self.name} service is unavailable.") from exc
+        raise AssertionError("unreachable")  # pragma: no cover - the loop returns or raises
+
+    async def _answer(
+        self, response: aiohttp.ClientResponse, method: str, request_id: str, instance: str
     ) -> Answer:
-        timeout = self.read_timeout if read_timeout is None else read_timeout
-        # Only GET and HEAD without a one-shot body stream may be sent twice.
-        replayable = method in IDEMPOTENT and (body is None or isinstance(body, bytes))
-        attempts = 2 if replayable else 1
-        for attempt in range(1, attempts + 1):
-            try:
-                answer = connections.send(
-                    self.pool, method, self.base_path + path, dict(headers or {}), body, timeout
-                )
-                if not stream:
-                    answer.data  # noqa: B018 - read whole now, the connection released
-                return answer
-            except TRANSPORT_ERRORS as exc:
-                self._no_answer(exc, last_attempt=attempt == attempts)
-        raise AssertionError("unreachable")
+        status = response.status
+        raw = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in response.raw_headers]
+        if status >= 400:
+            data = await self._read(response, MAX_PROBLEM_BYTES + 1)
+            response.release()
+            return error_answer(status, raw, data, self.name, request_id, instance)
+        headers = response_headers(raw, response.headers.get("Connection"))
+        if status in (204, 304) or method == "HEAD":
+            if status in (204, 304):
+                headers = [(k, v) for k, v in headers if k.lower() not in BODY_HEADERS]
+            response.release()
+            return Answer(status, headers, b"")
+        length = response.content_length
+        if length is not None and length <= SMALL_BODY:
+            data = await self._read(response, None)
+            response.release()
+            return Answer(status, headers, data)
+        return Answer(status, headers, self._stream(response))
 
-    async def _send_on_loop(self, method: str, path: str, headers: Mapping[str, str]) -> LoopAnswer:
-        if self.loop_pool is None:  # made on the loop that uses it
-            self.loop_pool = loop_connections.LoopConnectionPool(
-                self.pool.scheme,
-                self.pool.host,
-                self.pool.port,
-                self.pool.connect_timeout,
-                self.pool.maxsize,
-            )
-        attempts = 2 if method in IDEMPOTENT else 1
-        for attempt in range(1, attempts + 1):
-            try:
-                return await loop_connections.send(
-                    self.loop_pool, method, self.base_path + path, dict(headers), self.read_timeout
-                )
-            except TRANSPORT_ERRORS as exc:
-                self._no_answer(exc, last_attempt=attempt == attempts)
-        raise AssertionError("unreachable")
+    async def _read(self, response: aiohttp.ClientResponse, limit: int | None) -> bytes:
+        """The answer's body (up to `limit` bytes); a break or a stall is the service's
+        failure: 502 or 504."""
+        try:
+            if limit is None:
+                return await response.read()
+            parts, size = [], 0
+            while size < limit and (part := await response.content.read(limit - size)):
+                parts.append(part)
+                size += len(part)
+            return b"".join(parts)
+        except (TimeoutError, aiohttp.ServerTimeoutError) as exc:
+            raise Problem(
+                504, f"The {self.name} service did not finish its answer in time."
+            ) from exc
+        except aiohttp.ClientError as exc:
+            raise Problem(502, f"The {self.name} service broke off its answer.") from exc
 
-    def _no_answer(self, exc: Exception, last_attempt: bool) -> None:
-        """Count a call that got no answer; raise the client's error unless it is retried."""
-        if isinstance(exc, ConnectFailed | AnswerBroken):
-            self._errors.labels(self.name, "connection").inc()
-            if not last_attempt:
-                return
-            log.warning(
-                "upstream %s unreachable: %s", self.name, exc, extra={"upstream": self.name}
-            )
-            raise UpstreamError(502, f"The {self.name} service is unavailable.") from exc
-        self._errors.labels(self.name, "timeout").inc()
-        log.warning("upstream %s timed out", self.name, extra={"upstream": self.name})
-        raise UpstreamError(504, f"The {self.name} service did not answer in time.") from exc
-
-    def probe(self, path: str, read_timeout: float = 2.0) -> int:
-        """A health probe: passes an open circuit, and closes it when the upstream answers 200.
-
-        Probes never count as failures, so the readiness polling of a starting stack cannot
-        open the circuit before the first client request.
-        """
-        with self._slot(self._slots):
-            status = self._send("GET", path, None, None, False, read_timeout).status
-        if status == 200:
-            self.breaker.record_success()
-        return status
-
-    def get_json(self, path: str, headers: Mapping[str, str] | None = None, **kwargs: Any) -> Any:
-        """GET a JSON document; UpstreamError when there is no answer, ValueError when not JSON."""
-        response = self.request("GET", path, headers, **kwargs)
-        if response.status != 200:
-            raise UpstreamStatus(response.status, response.data)
-        return response.json()
+    @staticmethod
+    async def _stream(response: aiohttp.ClientResponse) -> AsyncIterator[bytes]:
+        try:
+            async for chunk in response.content.iter_chunked(CHUNK):
+                yield chunk
+        finally:
+            response.release()
 
 
-class UpstreamStatus(Exception):
-    """The upstream answered, but not with 200."""
+def error_answer(
+    status: int,
+    headers: list[tuple[str, str]],
+    raw: bytes,
+    name: str,
+    request_id: str,
+    instance: str,
+) -> Answer:
+    """Every error leaves as problem+json carrying the request id, whatever the upstream sent.
 
-    def __init__(self, status: int, body: bytes) -> None:
-        super().__init__(f"upstream answered {status}")
-        self.status = status
-        self.body = body
+    `raw`: the upstream's body, read up to one byte past MAX_PROBLEM_BYTES.
+    """
+    lowered = {k.lower(): v for k, v in headers}
+    document = _problem_document(status, lowered, raw) if len(raw) <= MAX_PROBLEM_BYTES else None
+    if document is None:
+        # HTML, plain text, JSON of another shape or nothing: the body is never shown.
+        kept = [(k, v) for k, v in headers if k.lower() in KEPT_ON_ERROR]
+        document = problem_body(
+            status,
+            f"The {name} service answered {status}.",
+            instance=instance,
+            request_id=request_id,
+        )
+        return problem_answer(status, document, kept)
+    if not document.get("request_id"):
+        document["request_id"] = request_id
+    relayed = [
+        (k, v)
+        for k, v in response_headers(headers, lowered.get("connection"))
+        if k.lower() not in BODY_HEADERS
+    ]
+    return problem_answer(status, document, relayed)
+
+
+def problem_answer(
+    status: int, document: dict[str, Any], headers: list[tuple[str, str]] | None = None
+) -> Answer:
+    body = json.dumps(document).encode()
+    content = [("Content-Type", PROBLEM_MIMETYPE), ("Content-Length", str(len(body)))]
+    return Answer(status, [*(headers or []), *content], body)
+
+
+def _problem_document(status: int, headers: dict[str, str], raw: bytes) -> dict[str, Any] | None:
+    if not headers.get("content-type", "").startswith(PROBLEM_MIMETYPE):
+        return None
+    try:
+        document = json.loads(raw)
+    except ValueError:
+        return None
+    if not isinstance(document, dict) or document.get("status") != status:
+        return None
+    return document
+
+
+async def close_all(upstreams: Mapping[str, Upstream]) -> None:
+    await asyncio.gather(*(u.close() for u in upstreams.values()))

@@ -1,14 +1,19 @@
-"""The gateway's gunicorn worker: one event loop per process serving gateway_service.edge.
+"""The gateway's gunicorn worker: uvicorn (uvloop, httptools) serving the edge.
 
     GUNICORN_WORKER_CLASS=gateway_service.worker.EdgeWorker \
         gunicorn --config deploy/gunicorn.conf.py "gateway_service:create_app()"
 
-The app gunicorn loads is still the Flask app; the worker puts the edge in front of it, with
-GUNICORN_THREADS threads for the requests the loop hands over. uvicorn (uvloop, httptools)
-parses HTTP. Kept as gunicorn sets it: the bind, workers, keep-alive, graceful timeout and
-the heartbeat. Set here: no access log (the gateway writes its own), no Server header, no
-trust in X-Forwarded-* from uvicorn (the gateway decides who is trusted, see forwarding.py),
-and malformed requests refused in problem+json like every other error.
+The app gunicorn loads is the Flask app of the gateway's own pages; the worker serves it
+behind the edge (gateway_service.edge), the one path of every request. Kept as gunicorn
+sets it: the bind, workers, keep-alive, graceful timeout and the heartbeat. Set here: no
+access log (the edge writes its own), no Server header, no trust in X-Forwarded-* from
+uvicorn (the edge decides who is trusted), no WebSocket, and the request head bounded.
+
+uvicorn's HTTP protocol buffers a request's head without limit. HeadGate sits in front of
+it and reads every byte first with a parser of its own (httptools, the same parser and
+settings as uvicorn's): a target over MAX_TARGET_BYTES is refused with 414, a head over
+MAX_HEAD_BYTES with 431, bytes that do not parse with 400, each as problem+json, and the
+connection closed, before uvicorn has buffered more than the limit.
 """
 
 from __future__ import annotations
@@ -16,146 +21,128 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import signal
 import sys
 import uuid
 from typing import Any
 
+import httptools
 from flask import Flask
-from gunicorn.arbiter import Arbiter
 from uvicorn.config import Config
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
-from uvicorn.server import Server
 from uvicorn_worker import UvicornWorker
 
-from gateway_service.edge import LOOP_METHODS, Edge, path_info, request_environ
-from gateway_service.loop_exchange import LoopExchange
-from shared.logs import write_per_loop_turn
+from gateway_service.edge import Edge
 from shared.problems import PROBLEM_MIMETYPE, problem_body
+from shared.request_id import accept_or_mint
 
-LOOP_METHODS_BYTES = frozenset(method.encode() for method in LOOP_METHODS)  # as parsed
-
-
-class CoalescedWrites:
-    """A connection's transport that sends an answer's head together with its body.
-
-    uvicorn writes an answer's head and its body separately; on loopback and virtual
-    machines each write is a wake-up of the client and a trip through the network stack,
-    so the gateway's answers would cost one more than they need. A write is held until the
-    next one joins it (the head waits for the body) or until the loop finishes its current
-    turn, and always before the connection closes. The pair leaves at once: holding answers
-    to the end of the turn, behind every other request the turn runs, measured slower.
-    """
-
-    def __init__(self, transport: asyncio.Transport) -> None:
-        self._transport = transport
-        self._loop = asyncio.get_running_loop()
-        self._held: bytes | None = None
-
-    def write(self, data: bytes) -> None:
-        held = self._held
-        if held is None:
-            self._held = data
-            self._loop.call_soon(self._flush)  # if no second write comes in this turn
-            return
-        self._held = None
-        if not self._transport.is_closing():
-            self._transport.writelines((held, data))
-
-    def writelines(self, parts: tuple[bytes, ...]) -> None:
-        """Parts that leave together now, after anything held (the loop's own answers,
-        whose head and body are at hand together)."""
-        held, self._held = self._held, None
-        if not self._transport.is_closing():
-            self._transport.writelines(parts if held is None else (held, *parts))
-
-    def _flush(self) -> None:
-        held, self._held = self._held, None
-        if held is not None and not self._transport.is_closing():
-            self._transport.write(held)
-
-    def close(self) -> None:
-        self._flush()
-        self._transport.close()
-
-    def __getattr__(self, name: str) -> Any:  # everything else is the transport's own
-        return getattr(self._transport, name)
+REASONS = {400: "Bad Request", 414: "URI Too Long", 431: "Request Header Fields Too Large"}
 
 
-class EdgeHttpProtocol(HttpToolsProtocol):
-    """uvicorn's HTTP protocol, with coalesced writes, requests it cannot parse refused in
-    problem+json, and the edge's plain reads served by a LoopExchange instead of an ASGI
-    cycle (see gateway_service.loop_exchange)."""
+class _Refused(Exception):
+    def __init__(self, status: int, detail: str) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.detail = detail
 
-    def __init__(self, config: Config, *args: Any, **kwargs: Any) -> None:
-        super().__init__(config, *args, **kwargs)
+
+class HeadGate(asyncio.Protocol):
+    """uvicorn's HTTP protocol behind a check of each request's head (see the module)."""
+
+    def __init__(self, config: Config, **kwargs: Any) -> None:
+        self.inner = HttpToolsProtocol(config, **kwargs)
         edge = config.app
-        self.edge: Edge | None = edge if isinstance(edge, Edge) else None
+        settings = edge.config if isinstance(edge, Edge) else {}
+        self.max_target = int(settings.get("MAX_TARGET_BYTES", 8 * 1024))
+        self.max_head = int(settings.get("MAX_HEAD_BYTES", 32 * 1024))
+        self.parser = httptools.HttpRequestParser(self)
+        self.parser.set_dangerous_leniencies(lenient_data_after_close=True)  # as uvicorn's
+        self.transport: asyncio.Transport | None = None
+        self.in_head = False
+        self.head_bytes = 0
+        self.target = b""
+        self.passing = False  # an upgrade: uvicorn answers it, the gate has no more to say
+        self.closed = False
+
+    # -- the parser's callbacks --------------------------------------------------------------
+
+    def on_message_begin(self) -> None:
+        self.in_head, self.head_bytes, self.target = True, 0, b""
+
+    def on_url(self, part: bytes) -> None:
+        self.target += part
+        if len(self.target) > self.max_target:
+            raise _Refused(414, f"The request target is longer than {self.max_target} bytes.")
 
     def on_headers_complete(self) -> None:
-        exchange = self._loop_exchange()
-        if exchange is None:
-            super().on_headers_complete()
+        self.in_head = False
+
+    # -- asyncio.Protocol ----------------------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+        self.inner.connection_made(transport)  # type: ignore[arg-type]
+
+    def data_received(self, data: bytes) -> None:
+        if self.closed:
             return
-        # As uvicorn starts or queues a cycle.
-        existing, self.cycle = self.cycle, exchange  # type: ignore[assignment]
-        if existing is None or existing.response_complete:
-            self._start_asgi_task(exchange, self.app)  # type: ignore[arg-type]
-        else:
-            self.flow.pause_reading()
-            self.pipeline.appendleft((exchange, self.app))  # type: ignore[arg-type]
+        if not self.passing:
+            try:
+                self.parser.feed_data(data)
+            except httptools.HttpParserUpgrade:
+                self.passing = True
+            except httptools.HttpParserCallbackError as exc:
+                refusal = exc.__context__ or exc.__cause__
+                if isinstance(refusal, _Refused):
+                    return self.refuse(refusal.status, refusal.detail)
+                raise
+            except httptools.HttpParserError:
+                return self.refuse(400, "The request is not valid HTTP/1.1.")
+            if self.in_head:
+                self.head_bytes += len(data)
+                if self.head_bytes > self.max_head:
+                    return self.refuse(
+                        431, f"The request head is larger than {self.max_head} bytes."
+                    )
+        self.inner.data_received(data)
 
-    def _loop_exchange(self) -> LoopExchange | None:
-        """An exchange for a request the edge plans, None when uvicorn's cycle takes it:
-        another method, a body, an upgrade, an Expect, a URL not in origin form, a
-        concurrency limit to apply, or a request the edge does not plan."""
-        edge, parser, url = self.edge, self.parser, self.url
-        method = parser.get_method()
-        if (
-            edge is None
-            or method not in LOOP_METHODS_BYTES
-            or self.expect_100_continue
-            or parser.should_upgrade()
-            or self.limit_concurrency is not None
-            or not url.startswith(b"/")
-            or b"#" in url
-        ):
-            return None
-        scope, http_version = self.scope, parser.get_http_version()
-        scope["method"] = method.decode("ascii")
-        scope["http_version"] = http_version
-        raw_path, _, query = url.partition(b"?")
-        environ, headers = request_environ(
-            scope["method"],
-            path_info(raw_path),
-            query,
-            self.headers,
-            scope,  # type: ignore[arg-type]
-        )
-        plan = edge.plan(environ)
-        if plan is None:
-            return None
-        keep_alive = http_version != "1.0" and parser.should_keep_alive()
-        return LoopExchange(self, edge, plan, environ, headers, (raw_path, query), keep_alive)
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closed = True
+        self.inner.connection_lost(exc)
 
-    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-        super().connection_made(CoalescedWrites(transport))  # type: ignore[arg-type]
+    def eof_received(self) -> None:
+        self.inner.eof_received()
 
-    def send_400_response(self, msg: str) -> None:
-        request_id = uuid.uuid4().hex
-        body = json.dumps(problem_body(400, msg, request_id=request_id)).encode()
+    def pause_writing(self) -> None:
+        self.inner.pause_writing()
+
+    def resume_writing(self) -> None:
+        self.inner.resume_writing()
+
+    def refuse(self, status: int, detail: str) -> None:
+        """Answer problem+json and close: nothing of this request reaches the edge."""
+        self.closed = True
+        request_id = accept_or_mint(None)
+        path = httptools.parse_url(self.target).path if status == 431 and self.target else None
+        instance = path.decode("latin-1") if path else f"urn:uuid:{uuid.UUID(request_id)}"
+        body = json.dumps(
+            problem_body(status, detail, instance=instance, request_id=request_id)
+        ).encode()
         head = (
-            "HTTP/1.1 400 Bad Request\r\nConnection: close\r\n"
+            f"HTTP/1.1 {status} {REASONS[status]}\r\nConnection: close\r\n"
             f"Content-Type: {PROBLEM_MIMETYPE}\r\nContent-Length: {len(body)}\r\n"
             f"X-Request-ID: {request_id}\r\n\r\n"
         )
-        self.transport.write(head.encode("latin-1") + body)
-        self.transport.close()
+        if self.transport is not None:
+            self.transport.write(head.encode("latin-1") + body)
+            self.transport.close()
 
 
 class EdgeWorker(UvicornWorker):
     CONFIG_KWARGS: dict[str, Any] = {
         "loop": "uvloop",
-        "http": EdgeHttpProtocol,
+        "http": HeadGate,
+        "ws": "none",
         "interface": "asgi3",
         "lifespan": "on",
         "proxy_headers": False,
@@ -163,34 +150,23 @@ class EdgeWorker(UvicornWorker):
         "server_header": False,
     }
 
-    server: Server | None = None
-
-    async def _serve(self) -> None:  # uvicorn_worker's, keeping the server for the signals
-        self.config.app = self.wsgi
-        write_per_loop_turn(asyncio.get_running_loop())
-        self.server = Server(config=self.config)
-        self._install_sigquit_handler()
-        await self.server.serve(sockets=self.sockets)
-        if not self.server.started:
-            sys.exit(Arbiter.WORKER_BOOT_ERROR)
+    def load_wsgi(self) -> None:
+        super().load_wsgi()
+        app: Flask = self.wsgi  # type: ignore[has-type]  # the Flask app of gunicorn's app spec
+        self.wsgi = Edge(app, threads=self.cfg.threads)
 
     def handle_exit(self, sig: int, frame: Any) -> None:
         """SIGQUIT, the master's quick shutdown (SIGINT): stop now, in-flight requests or
         not. (uvicorn_worker only marks the worker as not alive, which nothing reads, so
         the worker outlived its master.) SIGTERM stays uvicorn's graceful shutdown."""
         self.alive = False
-        if self.server is not None:
-            self.server.should_exit = self.server.force_exit = True
+        sys.stdout.flush()
+        os._exit(0)
 
     async def callback_notify(self) -> None:
-        """The heartbeat; and, as gunicorn's own workers do, exit when the master is gone."""
-        if os.getppid() != self.ppid and self.server is not None:
+        """The heartbeat; and, as gunicorn's own workers do, leave when the master is gone
+        (SIGTERM: uvicorn's graceful shutdown)."""
+        if os.getppid() != self.ppid:
             self.log.info("master %s is gone; worker %s exiting", self.ppid, self.pid)
-            self.server.should_exit = True
+            os.kill(os.getpid(), signal.SIGTERM)
         self.notify()
-
-    def load_wsgi(self) -> None:
-        super().load_wsgi()
-        # The Flask app of gunicorn's app spec.
-        app: Flask = self.wsgi  # type: ignore[has-type]
-        self.wsgi = Edge(app, threads=self.cfg.threads)
