@@ -103,3 +103,16 @@ soak: install  ## mixed load at the measured capacity (SOAK_SECONDS, default 60)
 
 security: install  ## bandit over the common package and the services
 	@$(UV) run --frozen bandit -q -c pyproject.toml -r shared/src services/auth/src services/content/src services/gateway/src
+
+# -- the suite against the seed's monolith (issue 20) ----------------------------------------
+.PHONY: bench-monolith
+bench: bench-monolith
+
+bench-monolith: install  ## the seed's REST example vs content and the gateway (wrk); idle stack memory
+	@$(PY) scripts/bench_monolith.py
+
+.PHONY: bench-writes
+bench: bench-writes
+
+bench-writes: install  ## item creates at concurrency 16 on PostgreSQL, with and without the exact total
+	@$(PY) scripts/bench_writes.py

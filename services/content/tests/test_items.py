@@ -188,3 +188,22 @@ def test_item_edges_and_patch_rules(client, auth_headers):
     assert client.patch(url, json={"owner_id": 2}, headers=auth_headers).status_code == 422
     assert client.patch(url, json={}, headers=auth_headers).status_code == 422
     assert client.get(url).get_json()["owner_id"] == 1
+
+
+def test_a_create_verifies_its_token_once(app, client, auth_headers, monkeypatch):
+    verifier = app.extensions["suite_token_verifier"]
+    calls = []
+    verify = verifier.verify
+
+    def counted(token, expected_type="access"):
+        calls.append(expected_type)
+        return verify(token, expected_type)
+
+    monkeypatch.setattr(verifier, "verify", counted)
+    created = client.post(
+        "/api/items",
+        json={"name": "n", "price": 1},
+        headers={**auth_headers, "Idempotency-Key": "once"},
+    )
+    assert created.status_code == 201
+    assert calls == ["access"]
