@@ -115,3 +115,16 @@ bandit: install  ## bandit over the common package and the services
 
 audit: install  ## known vulnerabilities in every locked package (pip-audit; needs the advisory database online)
 	@scripts/audit.sh
+
+# -- the suite against the seed's monolith (issue 20) ----------------------------------------
+.PHONY: bench-monolith
+bench: bench-monolith
+
+bench-monolith: install  ## the seed's REST example vs content and the gateway (wrk); idle stack memory
+	@$(PY) scripts/bench_monolith.py
+
+.PHONY: bench-writes
+bench: bench-writes
+
+bench-writes: install  ## item creates at concurrency 16 on PostgreSQL, with and without the exact total
+	@$(PY) scripts/bench_writes.py

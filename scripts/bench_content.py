@@ -250,8 +250,9 @@ def write_doc(results: dict[int, dict[str, float]], backend: str, requests_count
         f"{small:,}. Measured {ratio:.2f}x: {verdict}.",
         "",
         "Why it holds: each sort order has an index on (sort column, id), so a page is an index "
-        "range scan; the page's rows are then read by primary key; and the unfiltered total "
-        "(`X-Total-Count`) comes from `row_counts`, kept exact in each writer's transaction, "
+        "range scan; the page's rows are joined to those ids by primary key in the same "
+        "statement; and the unfiltered total (`X-Total-Count`) comes from `row_counts` plus the "
+        "delta rows not yet folded into it, kept exact in each writer's transaction, "
         "instead of a COUNT(*) over the table. Filtered totals count over the filter's index "
         "(`author`) or scan (`q`, a substring search). OFFSET still grows with the page number: "
         "the ids are skipped inside the index, so a deep page costs milliseconds, not a table "

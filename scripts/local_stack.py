@@ -7,6 +7,8 @@ it, however that script ends (devstack's --watch-pid).
 
 from __future__ import annotations
 
+import email
+import email.policy
 import mailbox
 import os
 import re
@@ -52,7 +54,11 @@ class LocalStack:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             for message in folder:
-                found = re.search(r"/auth/web/verify\?token=([\w-]+)", str(message.get_payload()))
+                # Decoded (quoted-printable breaks long lines, and a token, in the raw payload).
+                text = email.message_from_bytes(message.as_bytes(), policy=email.policy.default)
+                body = text.get_body(("plain",))
+                content = body.get_content() if body is not None else ""
+                found = re.search(r"/auth/web/verify\?token=([\w-]+)", content)
                 if message["To"] == address and found:
                     requests.post(
                         f"{self.gateway}/auth/email/verify",

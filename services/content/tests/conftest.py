@@ -31,6 +31,7 @@ DATA_TABLES = (
     "processed_events",
     "deleted_accounts",
     "idempotency_keys",
+    "row_count_deltas",
 )
 
 

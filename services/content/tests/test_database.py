@@ -5,9 +5,9 @@ from __future__ import annotations
 import multiprocessing
 import os
 
-from sqlalchemy import text
+from sqlalchemy import select, text
 
-from content_service import create_app
+from content_service import counters, create_app
 from content_service.database import normalize_database_url
 from content_service.extensions import db
 
@@ -75,8 +75,8 @@ def test_concurrent_writer_processes_never_see_database_is_locked(app, tokens):
     assert statuses == [201] * WRITERS * WRITES_EACH
     with app.app_context():
         count = db.session.execute(text("SELECT COUNT(*) FROM items")).scalar()
-        kept = db.session.execute(text("SELECT total FROM row_counts WHERE table_name = 'items'"))
-        assert count == kept.scalar() == WRITERS * WRITES_EACH
+        kept = db.session.scalar(select(counters.total_of("items")))
+        assert count == kept == WRITERS * WRITES_EACH
 
 
 def test_a_connection_lost_after_the_answer_does_not_turn_it_into_a_500(

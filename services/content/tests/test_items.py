@@ -212,3 +212,22 @@ def test_a_delete_answers_204_without_body_headers(client, create_account, auth_
     assert response.status_code == 204
     assert "Content-Type" not in response.headers and "Content-Length" not in response.headers
     assert response.headers["Cache-Control"] == "no-store"
+
+
+def test_a_create_verifies_its_token_once(app, client, auth_headers, monkeypatch):
+    verifier = app.extensions["suite_token_verifier"]
+    calls = []
+    verify = verifier.verify
+
+    def counted(token, expected_type="access"):
+        calls.append(expected_type)
+        return verify(token, expected_type)
+
+    monkeypatch.setattr(verifier, "verify", counted)
+    created = client.post(
+        "/api/items",
+        json={"name": "n", "price": 1},
+        headers={**auth_headers, "Idempotency-Key": "once"},
+    )
+    assert created.status_code == 201
+    assert calls == ["access"]

@@ -93,3 +93,29 @@ def test_author_filter_uses_its_index(sqlite_app):
     plan = _plan(f"SELECT id FROM posts WHERE author_id = 1 ORDER BY {order} LIMIT 20")
     assert "ix_posts_author_id_created_at_id" in plan, plan
     assert "TEMP B-TREE" not in plan, plan
+
+
+def test_totals_stay_exact_while_deltas_are_folded_in(app, client, auth_headers, monkeypatch):
+    from content_service import counters
+
+    def total() -> int:
+        return int(client.get("/api/items").headers["X-Total-Count"])
+
+    urls = [
+        client.post("/api/items", json={"name": "n", "price": 1}, headers=auth_headers).headers[
+            "Location"
+        ]
+        for _ in range(5)
+    ]
+    assert total() == 5
+    monkeypatch.setattr(counters, "FOLD_EVERY", 1)  # every write folds
+    assert client.delete(urls[0], headers=auth_headers).status_code == 204
+    with app.app_context():
+        folded = db.session.execute(
+            text("SELECT total FROM row_counts WHERE table_name = 'items'")
+        ).scalar()
+        pending = db.session.execute(text("SELECT COUNT(*) FROM row_count_deltas")).scalar()
+    assert (folded, pending) == (4, 0)  # its own delta folded in with the others
+    assert total() == 4
+    client.post("/api/items", json={"name": "n", "price": 1}, headers=auth_headers)
+    assert total() == 5

@@ -60,6 +60,9 @@ def authenticate(expected_type: str = "access") -> Principal:
     Without an Authorization header, a browser's access cookie stands in for the bearer
     token, and an unsafe method must then carry the CSRF double submit (shared.cookie_auth).
     """
+    verified = g.get("verified_as")
+    if verified is not None and verified[0] == expected_type:
+        return verified[1]  # checked once a request, however many layers ask
     token = bearer_token()
     from_cookie = False
     if token is None and expected_type == "access" and "Authorization" not in request.headers:
@@ -72,6 +75,7 @@ def authenticate(expected_type: str = "access") -> Principal:
         check_csrf(claims)
     g.principal = principal
     mark_personal()
+    g.verified_as = (expected_type, principal)
     return principal
 
 

@@ -11,7 +11,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import jwt
 import redis
@@ -106,6 +106,17 @@ class Principal:
 REVOCATION_PREFIX = "revoked:"  # every revocation mark's key starts with it
 
 
+class RevocationNewsReader(Protocol):
+    """What a process has heard of revocation marks (a follower of Redis's key-change
+    notices, such as content_service.revocation_news): it may vouch for a token's marks."""
+
+    def vouches_for(self, marks: list[str]) -> bool: ...
+
+    def check_started(self) -> int | None: ...
+
+    def read_clean(self, marks: list[str], stamp: int | None) -> None: ...
+
+
 class RevocationList:
     """Redis keys that make tokens invalid before they expire.
 
@@ -114,21 +125,33 @@ class RevocationList:
     revoked:before:<sub>    every token of the account issued at or before that instant
 
     Readers may also learn of new marks from Redis's key-change notices instead of reading
-    them on every request (the gateway does: gateway_service.revocation_news). Redis sends a
+    them on every request (the gateway does: gateway_service.revocation_news; content hands
+    its RevocationNewsReader in here). Redis sends a
     notice in the same event-loop turn as its reply to the write, but may write the reply
     first, so each write is followed by one more round trip: when it returns, every notice
     of the write has left Redis, before the revoking request can be answered.
     """
 
-    def __init__(self, get_redis: Callable[[], redis.Redis]) -> None:
+    def __init__(
+        self, get_redis: Callable[[], redis.Redis], news: RevocationNewsReader | None = None
+    ) -> None:
         self._get_redis = get_redis
+        self._news = news
 
     def is_revoked(self, claims: dict[str, Any]) -> bool:
+        keys = self.mark_keys(claims)
+        news = self._news
+        if news is not None and news.vouches_for(keys):
+            return False
+        stamp = news.check_started() if news is not None else None
         try:
-            values = self._get_redis().mget(self.mark_keys(claims))
+            values = self._get_redis().mget(keys)
         except (redis.RedisError, OSError, RuntimeError) as exc:
             raise RevocationUnavailable(str(type(exc).__name__)) from exc
-        return self.revoked_by(claims, values)
+        revoked = self.revoked_by(claims, values)
+        if news is not None and not revoked:
+            news.read_clean(keys, stamp)
+        return revoked
 
     @staticmethod
     def mark_keys(claims: dict[str, Any]) -> list[str]:

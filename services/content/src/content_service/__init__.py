@@ -11,6 +11,9 @@ from content_service import events, items, openapi, posts, users
 from content_service.config import load_config
 from content_service.database import init_database
 from content_service.extensions import db, migrate
+from content_service.json_provider import LeanJSONProvider
+from content_service.no_sessions import NoSessions
+from content_service.revocation_news import RevocationNews
 from shared.auth import init_token_verifier
 from shared.health import database_check, health_blueprint, init_database_errors, redis_check
 from shared.http_client import ServiceClient
@@ -26,6 +29,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     init_service(app)
     # Log lines name the client the gateway saw, never an address a caller made up.
     init_trusted_proxies(app)
+    app.json = LeanJSONProvider(app)
+    app.session_interface = NoSessions()
     init_database(app)
     migrate.init_app(app, db, directory=app.config["MIGRATIONS_DIR"])
     _init_token_verifier(app)
@@ -52,4 +57,7 @@ def _init_token_verifier(app: Flask) -> None:
     source = app.config.get("JWKS_SOURCE") or http_jwks_source(auth, "/auth/.well-known/jwks.json")
     jwks = JwksCache(source, cooldown=app.config["JWKS_REFETCH_COOLDOWN"])
     # Always checked: with Redis unreachable, authenticated requests fail closed (503).
-    init_token_verifier(app, jwks, RevocationList(get_redis))
+    # Marks followed through Redis's notices spare a round trip a request (when it can).
+    url = app.config.get("REDIS_URL")
+    news = app.extensions["content_revocation_news"] = RevocationNews(url) if url else None
+    init_token_verifier(app, jwks, RevocationList(get_redis, news))

@@ -1,8 +1,10 @@
-"""One page of a list, at a cost that does not grow with the table.
+"""One page of a list in one statement, at a cost that does not grow with the table.
 
 The page's ids come from an index range scan (the index on the sort column and id covers
-it); the rows are then fetched by primary key. The total comes from `row_counts` when no
-filter applies, and from COUNT(*) over the filter's index otherwise.
+it, so OFFSET skips index entries, not rows); the rows are joined to them by primary key,
+and the total rides along as a column of the same statement: from `row_counts` when no
+filter applies, from COUNT(*) over the filter's index otherwise. Rows come back as plain
+result rows, not ORM objects: a list only reads them.
 """
 
 from __future__ import annotations
@@ -10,35 +12,54 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import ColumnElement, Row, func, select
+from sqlalchemy.sql import FromClause
 
 from content_service import counters
+from content_service.database import read
 from content_service.extensions import db
 from shared.paging import PageRequest
 
 
-def page_ids(
-    model: Any, conditions: Sequence[ColumnElement[bool]], paging: PageRequest
-) -> tuple[list[int], int]:
-    """The ids on the requested page, in order, and the total across all pages."""
-    query = select(model.id).where(*conditions)
-    if conditions:
-        total = db.session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    else:
-        total = counters.total(model.__tablename__)
-    column = getattr(model, paging.sort_field)
-    order = (
-        (column.desc(), model.id.desc()) if paging.descending else (column.asc(), model.id.asc())
+def page_rows(
+    model: Any,
+    conditions: Sequence[ColumnElement[bool]],
+    paging: PageRequest,
+    columns: Sequence[Any] = (),
+    joined: tuple[FromClause, ColumnElement[bool]] | None = None,
+) -> tuple[list[Row[Any]], int]:
+    """The rows on the requested page, in order, and the total across all pages.
+
+    `columns` are selected beside the model's own (from the `joined` table, outer-joined on
+    its condition).
+    """
+    sort = getattr(model, paging.sort_field)
+    order = (sort.desc(), model.id.desc()) if paging.descending else (sort.asc(), model.id.asc())
+    page = (
+        select(model.id)
+        .where(*conditions)
+        .order_by(*order)
+        .offset(paging.offset)
+        .limit(paging.per_page)
+        .subquery("page")
     )
-    ids = db.session.scalars(query.order_by(*order).offset(paging.offset).limit(paging.per_page))
-    return list(ids), total
+    total = _total(model, conditions)
+    statement = select(*model.__table__.c, *columns, total.label("list_total")).join_from(
+        model, page, model.id == page.c.id
+    )
+    if joined is not None:
+        statement = statement.outerjoin(*joined)
+    rows = list(read(statement.order_by(*order)))
+    if rows:
+        return rows, rows[0].list_total
+    return rows, db.session.scalar(select(total)) or 0  # a page past the end: the total alone
 
 
-def rows_in_order(model: Any, ids: list[int]) -> list[Any]:
-    if not ids:
-        return []
-    rows = {row.id: row for row in db.session.scalars(select(model).where(model.id.in_(ids)))}
-    return [rows[i] for i in ids if i in rows]
+def _total(model: Any, conditions: Sequence[ColumnElement[bool]]) -> Any:
+    if not conditions:
+        return counters.total_of(model.__tablename__)
+    matching = select(model.id).where(*conditions).subquery()
+    return select(func.count()).select_from(matching).scalar_subquery()
 
 
 def contains(text: str) -> str:

@@ -102,6 +102,21 @@ class RowCount(db.Model):  # type: ignore[name-defined]
     total: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
 
 
+class RowCountDelta(db.Model):  # type: ignore[name-defined]
+    """A change to a table's total not yet folded into `row_counts`.
+
+    Each writer inserts its own row, so concurrent creates never wait on one another for
+    the total (an UPDATE of the one `row_counts` row held its lock until commit, and
+    serialised every create on PostgreSQL); now and then a writer folds the rows in.
+    """
+
+    __tablename__ = "row_count_deltas"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    table_name: Mapped[str] = mapped_column(String(40), nullable=False, index=True)
+    delta: Mapped[int] = mapped_column(Integer, nullable=False)
+
+
 class ProcessedEvent(db.Model):  # type: ignore[name-defined]
     """Ids of auth events already applied: a redelivered event changes nothing."""
 
