@@ -83,7 +83,7 @@ def test_existing_items_survive_and_are_counted(migrations_app):
 
 def test_an_existing_database_stops_reusing_ids(migrations_app):
     """Rows made before the AUTOINCREMENT rebuild keep their ids; a deleted id never returns."""
-    upgrade(revision="a3568aa457e2")
+    upgrade(revision="c41d7e2f9a10")
     insert = text(
         "INSERT INTO items (name, description, price, owner_id, created_at, updated_at, version)"
         " VALUES ('x', '', 1, 1, '2026-01-01', '2026-01-01', 1)"

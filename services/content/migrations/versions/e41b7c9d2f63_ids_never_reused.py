@@ -6,7 +6,7 @@ with the keyword; rows, ids and indexes are kept. PostgreSQL's sequences never g
 nothing to do there.
 
 Revision ID: e41b7c9d2f63
-Revises: a3568aa457e2
+Revises: c41d7e2f9a10
 Create Date: 2026-12-04 15:20:00
 
 """
@@ -15,7 +15,7 @@ from alembic import op
 
 
 revision = "e41b7c9d2f63"
-down_revision = "a3568aa457e2"
+down_revision = "c41d7e2f9a10"
 branch_labels = None
 depends_on = None
 
