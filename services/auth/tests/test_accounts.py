@@ -16,7 +16,15 @@ def test_register_returns_the_account(client):
     assert account["username"] == "Alice"
     assert account["email"] == "alice@example.com"
     assert account["roles"] == []
-    assert set(account) == {"id", "username", "email", "email_verified", "roles", "created_at"}
+    assert set(account) == {
+        "id",
+        "username",
+        "email",
+        "email_verified",
+        "totp_enabled",
+        "roles",
+        "created_at",
+    }
     assert account["email_verified"] is False
     assert "password" not in response.get_data(as_text=True)
 

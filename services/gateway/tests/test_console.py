@@ -122,3 +122,17 @@ def test_an_unavailable_service_gives_a_page_not_a_crash(client, upstream):
     response = client.get("/console/items/")
     assert response.status_code == 503
     assert b"Temporarily unavailable" in response.data
+
+
+@pytest.mark.parametrize(("verified", "banner"), [(True, False), (False, True)])
+def test_a_banner_asks_an_unverified_viewer_to_confirm_the_address(
+    client, upstream, tokens, verified, banner
+):
+    upstream.paths["/api/posts"] = Scripted(body=b"[]", headers={"X-Total-Count": "0"})
+    client.set_cookie(
+        "access_token_cookie", tokens.token(7, "bob", csrf=CSRF, email_verified=verified)
+    )
+    page = client.get("/console/posts/")
+    assert page.status_code == 200
+    assert (b'data-testid="verify-banner"' in page.data) is banner
+    assert b'href="/auth/web/security"' in page.data  # the nav links to the security page

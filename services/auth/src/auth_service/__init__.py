@@ -9,7 +9,17 @@ from typing import Any
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from auth_service import accounts, admin, cli, openapi, recovery, sessions, verification, web
+from auth_service import (
+    accounts,
+    admin,
+    cli,
+    openapi,
+    recovery,
+    second_factor,
+    sessions,
+    verification,
+    web,
+)
 from auth_service.bootstrap import init_bootstrap
 from auth_service.config import load_config
 from auth_service.extensions import db, migrate
@@ -53,6 +63,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(sessions.bp, url_prefix="/auth")
     app.register_blueprint(verification.bp, url_prefix="/auth")
     app.register_blueprint(recovery.bp, url_prefix="/auth")
+    app.register_blueprint(second_factor.bp, url_prefix="/auth")
     app.register_blueprint(admin.bp, url_prefix="/auth")
     app.register_blueprint(openapi.bp)
     init_database_errors(app)

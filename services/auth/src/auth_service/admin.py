@@ -10,8 +10,10 @@ from typing import Any, TypeVar
 from flask import Blueprint, Response, jsonify
 from sqlalchemy import func
 
+from auth_service import totp
 from auth_service.extensions import db
 from auth_service.login_sessions import revoke_all_tokens, revoke_other_sessions
+from auth_service.mail import queue_mail
 from auth_service.models import Account
 from auth_service.outbox import record_event
 from auth_service.schemas import AccountUpdate, parse
@@ -93,3 +95,21 @@ def update_account(account_id: int) -> Response:
             extra={"account_id": account.id, "roles": roles, "disabled": disabled},
         )
     return conditional_json(account.to_admin())
+
+
+@bp.delete("/accounts/<int:account_id>/totp")
+@require_admin
+def reset_totp(account_id: int) -> tuple[str, int]:
+    """Turn two-factor login off for a locked-out user (who is told by mail)."""
+    account = _account_or_404(account_id)
+    totp.remove(account)
+    queue_mail(
+        account,
+        "two_factor",
+        "two-factor login was reset",
+        f"Hello {account.username},\n\nan administrator turned two-factor login off for your "
+        "account. Turn it on again on the security page once you can.",
+    )
+    db.session.commit()
+    log.info("two-factor login reset by an admin", extra={"account_id": account.id})
+    return "", 204

@@ -59,6 +59,8 @@ def load_config(overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
         "PASSWORD_RESET_TOKEN_MINUTES": env_float("PASSWORD_RESET_TOKEN_MINUTES", 30),
         "ALLOW_UNVERIFIED_LOGIN": env_bool("ALLOW_UNVERIFIED_LOGIN", True),
         "MAIL_THROTTLE_SECONDS": env_int("MAIL_THROTTLE_SECONDS", 60),
+        # Two-factor login: how long the step between password and code may take.
+        "MFA_TOKEN_SECONDS": env_int("MFA_TOKEN_SECONDS", 300),
         "BOOTSTRAP_ADMIN_USERNAME": env_str("BOOTSTRAP_ADMIN_USERNAME"),
         "BOOTSTRAP_ADMIN_EMAIL": env_str("BOOTSTRAP_ADMIN_EMAIL"),
         "BOOTSTRAP_ADMIN_PASSWORD": env_str("BOOTSTRAP_ADMIN_PASSWORD"),

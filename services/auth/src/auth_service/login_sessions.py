@@ -46,11 +46,11 @@ def _redis_unavailable(exc: Exception) -> Problem:
     )
 
 
-def start_session(account: Account) -> dict[str, Any]:
+def start_session(account: Account, amr: list[str] | None = None) -> dict[str, Any]:
     session = LoginSession(id=new_jti(), account_id=account.id, current_jti=new_jti())
     db.session.add(session)
     db.session.commit()
-    return issue_token_pair(account, session.id, session.current_jti)
+    return issue_token_pair(account, session.id, session.current_jti, amr)
 
 
 def refresh(claims: dict[str, Any]) -> dict[str, Any]:
@@ -79,7 +79,8 @@ def refresh(claims: dict[str, Any]) -> dict[str, Any]:
         # Another request redeemed this very token a moment ago and won.
         db.session.refresh(session)
         _refuse_retired(session, presented)
-    return issue_token_pair(account, session.id, replacement)
+    amr = claims.get("amr") if isinstance(claims.get("amr"), list) else None
+    return issue_token_pair(account, session.id, replacement, amr)
 
 
 def _refuse_retired(session: LoginSession, presented: str) -> None:

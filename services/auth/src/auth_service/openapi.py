@@ -21,7 +21,10 @@ from auth_service.schemas import (
     PasswordForgotten,
     PasswordReset,
     Register,
+    SecondFactor,
     TokenPair,
+    TotpCode,
+    TotpRemoval,
 )
 from auth_service.web.openapi import HOSTED_PAGES
 from shared.openapi import (
@@ -53,6 +56,9 @@ REQUEST_SCHEMAS: tuple[type[BaseModel], ...] = (
     PasswordForgotten,
     PasswordReset,
     EmailChange,
+    SecondFactor,
+    TotpCode,
+    TotpRemoval,
 )
 RESPONSE_SCHEMAS: tuple[type[BaseModel], ...] = (
     AccountPublic,
@@ -208,6 +214,89 @@ PATHS: dict[str, Any] = {
             "the current one a notice; the account keeps its address until the link is "
             "opened. An address of another account gets the same answer and no link.",
         )
+    },
+    "/auth/login/totp": {
+        "post": _operation(
+            "loginSecondFactor",
+            "Finish a two-factor login with a TOTP or recovery code",
+            {
+                "200": _ok("The login session's tokens; `amr` is [pwd, otp].", ref("TokenPair")),
+                **problems("401", "429", "503"),
+            },
+            security=PUBLIC,
+            body="SecondFactor",
+            description="For an account with two-factor login on, POST /auth/login answers "
+            "`{mfa_required: true, mfa_token, mfa_methods, expires_in}` instead of tokens. "
+            "Codes of the current 30-second step and one either side are taken, each once; "
+            "wrong codes are throttled like wrong passwords.",
+        )
+    },
+    "/auth/me/totp": {
+        "get": _operation(
+            "getTotpStatus",
+            "Whether two-factor login is on",
+            {
+                "200": _ok(
+                    "The status.",
+                    {"type": "object", "properties": {"enabled": {"type": "boolean"}}},
+                ),
+                **problems("401", "503"),
+            },
+        ),
+        "post": _operation(
+            "beginTotpEnrolment",
+            "Make a new TOTP secret (on once confirmed)",
+            {
+                "200": _ok(
+                    "The secret and its otpauth:// URI (for a QR code).",
+                    {
+                        "type": "object",
+                        "properties": {
+                            "secret": {"type": "string"},
+                            "otpauth_uri": {"type": "string"},
+                        },
+                    },
+                ),
+                **problems("401", "409", "503"),
+            },
+        ),
+        "delete": _operation(
+            "disableTotp",
+            "Turn two-factor login off (password and a code)",
+            {"204": {"description": "Off."}, **problems("401", "409", "429", "503")},
+            body="TotpRemoval",
+        ),
+    },
+    "/auth/me/totp/confirm": {
+        "post": _operation(
+            "confirmTotpEnrolment",
+            "Turn two-factor login on with a code from the new secret",
+            {
+                "200": _ok(
+                    "Ten single-use recovery codes, shown this once.",
+                    {
+                        "type": "object",
+                        "properties": {
+                            "recovery_codes": {"type": "array", "items": {"type": "string"}}
+                        },
+                    },
+                ),
+                **problems("401", "503"),
+            },
+            body="TotpCode",
+        )
+    },
+    "/auth/accounts/{account_id}/totp": {
+        "parameters": [id_param("account_id", "account")],
+        "delete": _operation(
+            "resetTotp",
+            "Turn two-factor login off for a locked-out user (admin)",
+            {
+                "204": {"description": "Off; the user is told by mail."},
+                **problems("401", "403", "404", "503"),
+            },
+            tag="admin",
+        ),
     },
     "/auth/password/forgot": {
         "post": _operation(

@@ -125,6 +125,29 @@ class AccountDeletion(Strict):
     )
 
 
+class SecondFactor(Strict):
+    mfa_token: str = Field(min_length=1, max_length=4096, description="From POST /auth/login.")
+    code: str = Field(
+        min_length=1,
+        max_length=40,
+        description="The authenticator's 6 digits, or one recovery code.",
+        examples=["123456"],
+    )
+
+
+class TotpCode(Strict):
+    code: str = Field(min_length=1, max_length=40, examples=["123456"])
+
+
+class TotpRemoval(Strict):
+    password: str = Field(
+        min_length=1, json_schema_extra=_documented(maxLength=MAX_LENGTH), examples=["secret"]
+    )
+    code: str = Field(
+        min_length=1, max_length=40, description="6 digits or a recovery code.", examples=["123456"]
+    )
+
+
 class MailedToken(Strict):
     """The secret from a link we mailed (the `token` in its query string)."""
 
@@ -161,6 +184,7 @@ class AccountPublic(BaseModel):
         description="Whether the address's owner followed the link we mailed there; "
         "content takes writes only from verified accounts."
     )
+    totp_enabled: bool = Field(description="Whether login asks for a TOTP code too.")
     roles: list[str] = Field(max_length=MAX_ROLES)
     created_at: datetime
 

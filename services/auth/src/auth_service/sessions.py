@@ -8,7 +8,7 @@ from typing import Any
 from flask import Blueprint, Response, current_app, jsonify, request
 from sqlalchemy import or_
 
-from auth_service import login_sessions, throttle
+from auth_service import login_sessions, second_factor, throttle
 from auth_service.extensions import db
 from auth_service.models import Account
 from auth_service.passwords import MAX_LENGTH, hash_password, needs_rehash, verify_password
@@ -53,6 +53,8 @@ def sign_in(username: str, password: str, address: str) -> dict[str, Any]:
         # The hashing parameters changed since this hash was made: upgrade it now.
         account.password_hash = hash_password(password)
         db.session.commit()
+    if account.totp_enabled:
+        return second_factor.second_step(account)
     return login_sessions.start_session(account)
 
 

@@ -77,7 +77,9 @@ def refresh_lifetime() -> int:
     return current_app.config["REFRESH_TOKEN_DAYS"] * 86400
 
 
-def issue_token_pair(account: Account, session_id: str, refresh_jti: str) -> dict[str, Any]:
+def issue_token_pair(
+    account: Account, session_id: str, refresh_jti: str, amr: list[str] | None = None
+) -> dict[str, Any]:
     """A pair for one login session; the refresh token's jti is the session's current one."""
     claims = {
         "sub": str(account.id),
@@ -86,6 +88,8 @@ def issue_token_pair(account: Account, session_id: str, refresh_jti: str) -> dic
         "sid": session_id,
         # Content lets only verified addresses write; a fresh pair says the current state.
         "email_verified": bool(account.email_verified),
+        # RFC 8176: how the login was made, kept by every refresh of its session.
+        "amr": list(amr or ["pwd"]),
     }
     return {
         "access_token": sign({**claims, "type": "access"}, access_lifetime()),
