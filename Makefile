@@ -3,7 +3,7 @@
 UV := .tools/bin/uv
 PY := .venv/bin/python
 
-.PHONY: help install up down test test-services test-e2e lint fmt migrate bench clean
+.PHONY: help install up down test test-services test-e2e lint lint-api fmt migrate bench clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -26,10 +26,16 @@ test-services: install  ## only the per-service tests, each in its own environme
 test-e2e: install  ## only the end-to-end tests
 	@scripts/test.sh e2e
 
-lint: install  ## ruff and mypy over every package
+lint: install  ## ruff, mypy and deptry (every import declared where it is made) over every package
 	@$(UV) run --frozen ruff check .
 	@$(UV) run --frozen ruff format --check .
 	@$(UV) run --frozen mypy shared/src services/auth/src services/content/src services/gateway/src scripts
+	@for package in shared services/auth services/content services/gateway; do \
+		(cd $$package && $(CURDIR)/.venv/bin/deptry --no-ansi .) || exit 1; done
+	@.venv/bin/deptry --no-ansi scripts tests
+
+lint-api: install  ## the OpenAPI documents: Redocly (recommended) and Spectral (OAS + OWASP)
+	@scripts/lint-api.sh
 
 fmt: install  ## format and sort imports
 	@$(UV) run --frozen ruff check --fix .
@@ -101,8 +107,14 @@ test-reliability: install  ## fault injection, races and API fuzzing against the
 soak: install  ## mixed load at the measured capacity (SOAK_SECONDS, default 60); docs/benchmarks.md
 	@$(PY) scripts/soak.py --write-docs
 
-security: install  ## bandit over the common package and the services
+.PHONY: bandit audit
+security: bandit audit  ## bandit over the code and pip-audit over the lock
+
+bandit: install  ## bandit over the common package and the services
 	@$(UV) run --frozen bandit -q -c pyproject.toml -r shared/src services/auth/src services/content/src services/gateway/src
+
+audit: install  ## known vulnerabilities in every locked package (pip-audit; needs the advisory database online)
+	@scripts/audit.sh
 
 # -- the suite against the seed's monolith (issue 20) ----------------------------------------
 .PHONY: bench-monolith

@@ -104,6 +104,7 @@ def test_a_taken_address_gets_the_same_answer_and_the_owner_a_notice(gateway):
         "username",
         "email",
         "email_verified",
+        "totp_enabled",
         "roles",
         "created_at",
     }

@@ -73,6 +73,12 @@ def test_fuzz_openapi_document(
             f"{base}/openapi.json",
             "--url",
             base,
+            # Valid and invalid data alike (negative: every refusal must be a 4xx), and the
+            # stateful phase, which follows each create's links to read, change and delete.
+            "--mode",
+            "all",
+            "--phases",
+            "examples,coverage,fuzzing,stateful",
             "--max-examples",
             str(EXAMPLES_PER_OPERATION),
             "--seed",

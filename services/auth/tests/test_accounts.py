@@ -16,7 +16,15 @@ def test_register_returns_the_account(client):
     assert account["username"] == "Alice"
     assert account["email"] == "alice@example.com"
     assert account["roles"] == []
-    assert set(account) == {"id", "username", "email", "email_verified", "roles", "created_at"}
+    assert set(account) == {
+        "id",
+        "username",
+        "email",
+        "email_verified",
+        "totp_enabled",
+        "roles",
+        "created_at",
+    }
     assert account["email_verified"] is False
     assert "password" not in response.get_data(as_text=True)
 
@@ -143,3 +151,31 @@ def test_delete_me_needs_the_password_and_revokes_everything(app, client, regist
     )
     # The name is free again, and the id is never handed out twice.
     assert register()["id"] != account["id"]
+
+
+def test_a_deleted_account_id_is_never_given_again(client, register, login):
+    """Regression: SQLite reused the highest id, so a new account could inherit the id that
+    a deleted account's tokens, revocation marks and content rows still name."""
+    register("alice")
+    bob = register("bob")
+    headers = bearer(login("bob")["access_token"])
+    gone = client.delete("/auth/me", json={"password": PASSWORD}, headers=headers)
+    assert gone.status_code == 204
+    carol = register("carol")
+    assert carol["id"] > bob["id"]
+
+
+def test_answers_about_the_caller_are_never_stored(client, register, login):
+    """Regression: /auth/me carried no Cache-Control and no Vary: Cookie."""
+    register()
+    pair = login()
+    for headers in (bearer(pair["access_token"]), {}):
+        if not headers:
+            client.set_cookie("access_token_cookie", pair["access_token"])
+        response = client.get("/auth/me", headers=headers)
+        assert response.status_code == 200
+        assert response.headers["Cache-Control"] == "no-store"
+        assert "Cookie" in response.headers["Vary"]
+    logout = client.post("/auth/logout", headers=bearer(pair["access_token"]))
+    assert logout.status_code == 204
+    assert "Content-Type" not in logout.headers

@@ -134,3 +134,27 @@ def test_bootstrap_admin_settings_are_checked_at_start(make_app, monkeypatch, en
         monkeypatch.setenv(name, value)
     with pytest.raises(ConfigError):
         make_app()
+
+
+def test_the_last_admin_can_be_neither_demoted_nor_disabled(app, client, register, admin_headers):
+    """Regression: an admin could remove the last admin's role, leaving nobody to manage."""
+    root = client.get("/auth/me", headers=admin_headers).get_json()
+    url = f"/auth/accounts/{root['id']}"
+    for change in ({"roles": []}, {"disabled": True}, {"roles": ["editor"], "disabled": True}):
+        refused = client.patch(url, json=change, headers=admin_headers)
+        assert refused.status_code == 409, change
+        assert refused.mimetype == "application/problem+json"
+    with app.app_context():
+        stored = db.session.get(Account, root["id"])
+        assert (stored.roles, stored.disabled) == (["admin"], False)
+        assert (
+            db.session.execute(db.select(OutboxEvent.type)).scalars().all().count("account.updated")
+            == 0
+        )
+    # With a second admin (a disabled one does not count), the first may step down.
+    other = register("bob")
+    other_url = f"/auth/accounts/{other['id']}"
+    client.patch(other_url, json={"roles": ["admin"], "disabled": True}, headers=admin_headers)
+    assert client.patch(url, json={"roles": []}, headers=admin_headers).status_code == 409
+    client.patch(other_url, json={"disabled": False}, headers=admin_headers)
+    assert client.patch(url, json={"roles": ["editor"]}, headers=admin_headers).status_code == 200

@@ -120,3 +120,49 @@ def test_redis_down_fails_closed_for_authenticated_requests_and_login(make_app, 
     assert registered.status_code == 201
     assert broken.get("/auth/.well-known/jwks.json").status_code == 200
     assert broken.get("/openapi.json").status_code == 200
+
+
+def test_the_username_and_the_email_of_one_account_share_its_tries(app, client, register):
+    """Regression: each typed name had its own counter, so one account got twice the tries."""
+    app.config.update(LOGIN_MAX_FAILURES_PER_ACCOUNT=4)
+    register()
+    for name in ("alice", "ALICE@example.com", " Alice ", "alice@example.com"):
+        assert attempt(client, username=name).status_code == 401
+    for name in ("alice", "alice@example.com"):
+        assert attempt(client, username=name, password=PASSWORD).status_code == 429
+
+
+def test_a_wrong_current_password_counts_against_the_same_account(app, client, register, login):
+    app.config.update(LOGIN_MAX_FAILURES_PER_ACCOUNT=2)
+    register()
+    headers = {**bearer(login()["access_token"]), "X-Forwarded-For": "10.0.0.1"}
+    for _ in range(2):
+        wrong = {"current_password": "not the password", "new_password": "another passphrase"}
+        response = client.put("/auth/me/password", json=wrong, headers=headers)
+        assert response.status_code == 401
+    assert attempt(client, username="alice@example.com", password=PASSWORD).status_code == 429
+
+
+def test_forwarded_for_from_an_untrusted_peer_is_ignored(app, client, register):
+    """Regression: ProxyFix believed X-Forwarded-For from any caller, so each made-up
+    address got fresh tries."""
+    app.config.update(LOGIN_MAX_FAILURES_PER_ACCOUNT=2)
+    register()
+    outsider = {"REMOTE_ADDR": "203.0.113.5"}
+    for n in range(2):
+        response = client.post(
+            "/auth/login",
+            json={"username": "alice", "password": "wrong password"},
+            headers={"X-Forwarded-For": f"10.9.9.{n}"},
+            environ_base=outsider,
+        )
+        assert response.status_code == 401
+    again = client.post(
+        "/auth/login",
+        json={"username": "alice", "password": PASSWORD},
+        headers={"X-Forwarded-For": "10.9.9.99"},
+        environ_base=outsider,
+    )
+    assert again.status_code == 429
+    # The gateway (a trusted peer) still names the client: another client may log in.
+    assert attempt(client, password=PASSWORD, address="10.9.9.99").status_code == 200

@@ -185,3 +185,23 @@ def test_password_page_shows_a_wrong_current_password_beside_it(client, register
     response = client.post("/auth/web/password", data=form)
     assert response.status_code == 200
     assert b'id="current_password-error"' in response.data
+
+
+def test_the_pages_session_cookie_is_auths_own_under_auth(client):
+    """Regression: the settings were `setdefault` on keys Flask already has, so they were
+    ignored and the pages' session was `session` on `/`, the console's too."""
+    response = client.get("/auth/web/register")
+    header = next(h for h in response.headers.getlist("Set-Cookie") if "session" in h)
+    assert header.startswith("auth_session=")
+    assert "Path=/auth/" in header and "HttpOnly" in header and "SameSite=Lax" in header
+    assert "Secure" not in header  # development: plain HTTP on localhost
+
+
+def test_the_pages_session_cookie_is_secure_in_production():
+    from auth_service.config import load_config
+
+    secrets = {"APP_ENV": "production", "SECRET_KEY": "s" * 40, "SERVICE_TOKEN": "t" * 40}
+    mail = {"SMTP_URL": "smtps://mx.example.com", "PUBLIC_BASE_URL": "https://suite.example"}
+    config = load_config({**secrets, **mail})
+    assert config["SESSION_COOKIE_SECURE"] is True
+    assert config["TOKEN_COOKIE_SECURE"] is True

@@ -231,6 +231,30 @@ def test_an_admin_token_without_the_admin_scope_has_a_users_rights(client, token
     assert client.delete(f"/api/items/{item['id']}", headers=full).status_code == 204
 
 
+@pytest.mark.parametrize("kind", ["items", "posts"])
+def test_a_deleted_id_is_never_given_again(client, create_account, auth_headers, kind):
+    """Regression: SQLite reused the highest id after a delete, so a deleted resource's URL
+    came back as another resource."""
+    create_account(1, "alice")
+    body = {"items": {"name": "n", "price": 1}, "posts": {"title": "t", "content": "c"}}[kind]
+    first = client.post(f"/api/{kind}", json=body, headers=auth_headers).get_json()
+    second = client.post(f"/api/{kind}", json=body, headers=auth_headers).get_json()
+    assert client.delete(f"/api/{kind}/{second['id']}", headers=auth_headers).status_code == 204
+    third = client.post(f"/api/{kind}", json=body, headers=auth_headers).get_json()
+    assert third["id"] > second["id"] > first["id"]
+    assert client.get(f"/api/{kind}/{second['id']}").status_code == 404
+
+
+def test_a_delete_answers_204_without_body_headers(client, create_account, auth_headers):
+    """Regression: the 204 carried Content-Type: text/html."""
+    create_account(1, "alice")
+    item = client.post("/api/items", json={"name": "n", "price": 1}, headers=auth_headers)
+    response = client.delete(f"/api/items/{item.get_json()['id']}", headers=auth_headers)
+    assert response.status_code == 204
+    assert "Content-Type" not in response.headers and "Content-Length" not in response.headers
+    assert response.headers["Cache-Control"] == "no-store"
+
+
 def test_a_create_verifies_its_token_once(app, client, auth_headers, monkeypatch):
     verifier = app.extensions["suite_token_verifier"]
     calls = []

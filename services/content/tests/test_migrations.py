@@ -79,3 +79,21 @@ def test_existing_items_survive_and_are_counted(migrations_app):
         assert conn.execute(text("SELECT name FROM items")).scalar() == "old"
     with db.engine.begin() as conn:
         conn.execute(text("DELETE FROM items"))
+
+
+def test_an_existing_database_stops_reusing_ids(migrations_app):
+    """Rows made before the AUTOINCREMENT rebuild keep their ids; a deleted id never returns."""
+    upgrade(revision="c41d7e2f9a10")
+    insert = text(
+        "INSERT INTO items (name, description, price, owner_id, created_at, updated_at, version)"
+        " VALUES ('x', '', 1, 1, '2026-01-01', '2026-01-01', 1)"
+    )
+    with db.engine.begin() as conn:
+        for _ in range(3):
+            conn.execute(insert)
+    upgrade()
+    with db.engine.begin() as conn:
+        assert conn.execute(text("SELECT id FROM items ORDER BY id")).scalars().all() == [1, 2, 3]
+        conn.execute(text("DELETE FROM items WHERE id = 3"))
+        conn.execute(insert)
+        assert conn.execute(text("SELECT max(id) FROM items")).scalar_one() == 4

@@ -65,7 +65,7 @@ def test_create_validation_one_entry_per_field(client, auth_headers, body, field
     response = client.post("/api/posts", json=body, headers=auth_headers)
     assert response.status_code == 422
     problem = response.get_json()
-    assert problem["type"] == "/problems/validation-error"
+    assert problem["type"] == "about:blank"
     assert [e["field"] for e in problem["errors"]] == fields
     assert client.get("/api/posts").headers["X-Total-Count"] == "0"
 

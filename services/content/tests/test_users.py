@@ -23,7 +23,8 @@ def test_email_only_to_the_user_and_admins(client, alice, tokens):
     assert all("email" not in u for u in listed)
     listed = client.get("/api/users", headers=admin).get_json()
     assert listed[0]["email"] == "alice@example.com"
-    assert client.get("/api/users/1").headers["Vary"] == "Authorization"
+    # The email depends on the token or the access cookie: a cache keys on both.
+    assert client.get("/api/users/1").headers["Vary"] == "Authorization, Cookie"
 
 
 def test_views_with_and_without_email_have_different_etags(client, alice, tokens):

@@ -122,3 +122,39 @@ def test_an_unavailable_service_gives_a_page_not_a_crash(client, upstream):
     response = client.get("/console/items/")
     assert response.status_code == 503
     assert b"Temporarily unavailable" in response.data
+
+
+def test_the_consoles_session_cookie_is_its_own_under_console(signed_in, upstream):
+    """Regression: the settings were ignored (`setdefault` on keys Flask already has), so the
+    console's session was `session` on `/`, overwriting the hosted pages' one."""
+    upstream.paths["/api/posts"] = Scripted(
+        status=201, body=json.dumps({"id": 9, "title": "t"}).encode()
+    )
+    form = {"title": "t", "content": "c", "csrf_access_token": CSRF}
+    response = signed_in.post("/console/posts/new", data=form)
+    header = response.headers["Set-Cookie"]
+    assert "console_session=" in header and "session=" not in header.replace("console_session=", "")
+    assert "Path=/console/" in header and "HttpOnly" in header and "SameSite=Lax" in header
+
+
+def test_console_pages_for_a_signed_in_viewer_are_never_stored(signed_in, upstream):
+    """Regression: pages naming the viewer carried no Cache-Control and no Vary: Cookie."""
+    upstream.paths["/api/posts"] = Scripted(body=b"[]", headers={"X-Total-Count": "0"})
+    response = signed_in.get("/console/posts/")
+    assert response.status_code == 200
+    assert response.headers["Cache-Control"] == "no-store"
+    assert "Cookie" in response.headers["Vary"]
+
+
+@pytest.mark.parametrize(("verified", "banner"), [(True, False), (False, True)])
+def test_a_banner_asks_an_unverified_viewer_to_confirm_the_address(
+    client, upstream, tokens, verified, banner
+):
+    upstream.paths["/api/posts"] = Scripted(body=b"[]", headers={"X-Total-Count": "0"})
+    client.set_cookie(
+        "access_token_cookie", tokens.token(7, "bob", csrf=CSRF, email_verified=verified)
+    )
+    page = client.get("/console/posts/")
+    assert page.status_code == 200
+    assert (b'data-testid="verify-banner"' in page.data) is banner
+    assert b'href="/auth/web/security"' in page.data  # the nav links to the security page

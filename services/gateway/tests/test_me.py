@@ -89,3 +89,24 @@ def test_me_passes_on_auths_refusal(make_app, upstream, tokens):
     response = make_app().test_client().get("/me", headers=tokens.bearer(5, "eve"))
     assert response.status_code == 401
     assert response.mimetype == "application/problem+json"
+
+
+def test_me_accepts_the_access_cookie_and_is_never_stored(
+    make_app, upstream, second_upstream, tokens
+):
+    """Regression: /me ignored the access cookie that every other endpoint accepts, and its
+    answer (about the caller) carried no Cache-Control."""
+    script(upstream, second_upstream)
+    client = make_app(CONTENT_SERVICE_URL=second_upstream.url).test_client()
+    assert client.get("/me").status_code == 401
+    client.set_cookie("access_token_cookie", tokens.bearer(5, "eve")["Authorization"][7:])
+    response = client.get("/me")
+    assert response.status_code == 200
+    assert response.get_json()["account"] == ACCOUNT
+    assert response.headers["Cache-Control"] == "no-store"
+    assert "Cookie" in response.headers["Vary"]
+    # The services were asked with the same cookie, so they answered for the same caller.
+    for seen in upstream.seen + second_upstream.seen:
+        assert "access_token_cookie=" in seen["headers"]["Cookie"]
+    with_bearer = client.get("/me", headers=tokens.bearer(5, "eve"))
+    assert with_bearer.headers["Cache-Control"] == "no-store"

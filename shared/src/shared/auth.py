@@ -9,6 +9,7 @@ from typing import Any, TypeVar
 from flask import Blueprint, Flask, current_app, g, request
 
 from shared.cookie_auth import access_cookie, check_csrf
+from shared.http_semantics import mark_personal
 from shared.problems import Problem
 from shared.tokens import (
     InvalidToken,
@@ -104,6 +105,7 @@ def _verified_principal(expected_type: str) -> Principal:
     if from_cookie:
         check_csrf(claims)
     g.principal = principal
+    mark_personal()
     g.verified_as = (expected_type, principal)
     return principal
 

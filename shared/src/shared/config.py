@@ -85,6 +85,8 @@ def base_settings(service: str) -> dict[str, Any]:
         # content accepts account events only from it.
         "RELAY_CLIENT_ID": env_str("RELAY_CLIENT_ID", "auth-relay"),
         "JSON_SORT_KEYS": False,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "SESSION_COOKIE_HTTPONLY": True,
     }
 
 
@@ -96,6 +98,8 @@ def build_config(
 ) -> dict[str, Any]:
     """Merge base settings, the service's own settings and a caller's overrides, then check."""
     config = {**base_settings(service), **service_defaults, **(overrides or {})}
+    # Cookies only over HTTPS in production, unless a caller says otherwise on purpose.
+    config.setdefault("SESSION_COOKIE_SECURE", config["APP_ENV"] == "production")
     if config["APP_ENV"] == "production":
         refuse_default_secrets(config, secret_keys)
     return config

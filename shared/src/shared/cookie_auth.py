@@ -16,7 +16,7 @@ from __future__ import annotations
 import hmac
 from typing import Any
 
-from flask import request
+from flask import g, request
 
 from shared.problems import Problem
 
@@ -30,6 +30,8 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 def access_cookie() -> str | None:
+    # The answer now depends on the cookie: shared.http_semantics adds `Vary: Cookie`.
+    g.read_access_cookie = True
     token = request.cookies.get(ACCESS_COOKIE, "").strip()
     return token or None
 

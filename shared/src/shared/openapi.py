@@ -17,12 +17,23 @@ from shared.paging import DEFAULT_PER_PAGE, MAX_PAGE, MAX_PER_PAGE
 from shared.schemas import ProblemDetails
 
 BEARER: list[dict[str, list[str]]] = [{"bearerAuth": []}]
+PUBLIC: list[dict[str, list[str]]] = []  # an operation anyone may call, with no token at all
+SERVERS = [
+    {
+        "url": "/",
+        "description": "The gateway of this deployment (local, staging or production)",
+        "x-internal": False,
+    }
+]
+CONTACT = {"name": "The suite's maintainers", "url": "https://example.com/flask-service-suite"}
+LICENSE = {"name": "Proprietary: the suite's owners' terms", "identifier": "LicenseRef-Proprietary"}
 SECURITY_SCHEMES = {
     "bearerAuth": {
         "type": "http",
         "scheme": "bearer",
         "bearerFormat": "JWT",
-        "description": "An access token from POST /auth/login.",
+        "description": "An access token from POST /auth/login: RS256, `kid`, `typ: at+jwt`, "
+        "audience and issuer checked, as RFC8725 (JWT best practices) asks.",
     }
 }
 
@@ -40,6 +51,7 @@ PROBLEMS = {
     "422": ("ValidationFailed", "Invalid fields, parameters or headers; one entry per field."),
     "429": ("TooManyRequests", "Too many attempts; wait for Retry-After seconds."),
     "503": ("ServiceUnavailable", "A dependency (Redis or the database) is unavailable."),
+    "500": ("InternalError", "Unexpected; the answer names the request id to quote."),
 }
 BODY_PROBLEMS = ("400", "413", "415", "422")
 
@@ -160,3 +172,48 @@ def base_components(schemas: dict[str, Any]) -> dict[str, Any]:
         "responses": problem_components(),
         "securitySchemes": SECURITY_SCHEMES,
     }
+
+
+OPERATIONS = ("get", "put", "post", "patch", "delete")
+
+
+def operations(document: dict[str, Any]) -> list[dict[str, Any]]:
+    return [
+        operation
+        for item in document["paths"].values()
+        for method, operation in item.items()
+        if method in OPERATIONS
+    ]
+
+
+def finish(document: dict[str, Any]) -> dict[str, Any]:
+    """What every operation of every service can answer, and no component left unused.
+
+    Any request line longer than the HTTP server's limit is a 414, and anything unexpected a
+    500 problem naming the request id, whatever the path. Every integer is a 64-bit one.
+    """
+    document["info"].setdefault("contact", CONTACT)
+    for operation in operations(document):
+        everywhere = problems("414", "500")
+        operation["responses"] = dict(sorted({**everywhere, **operation["responses"]}.items()))
+    _int64(document)
+    text = str(document["paths"])
+    responses = document["components"].get("responses", {})
+    for name in list(responses):
+        if f"#/components/responses/{name}'" not in text:
+            del responses[name]
+    return document
+
+
+def _int64(node: Any) -> None:
+    """Every integer here is a 64-bit one (the database's BIGINT or less): say so."""
+    if isinstance(node, dict):
+        if node.get("type") == "integer":
+            node.setdefault("format", "int64")
+            node.setdefault("maximum", MAX_ID)
+            node.setdefault("minimum", 0)
+        for value in node.values():
+            _int64(value)
+    elif isinstance(node, list):
+        for value in node:
+            _int64(value)

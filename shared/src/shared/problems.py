@@ -11,6 +11,8 @@ from flask import Flask, Response, g, json, request
 from werkzeug.exceptions import HTTPException
 
 PROBLEM_MIMETYPE = "application/problem+json"
+# A body with thousands of bad fields gets the first hundred named: enough to fix, bounded.
+MAX_FIELD_ERRORS = 100
 
 log = logging.getLogger(__name__)
 
@@ -41,12 +43,10 @@ class ValidationProblem(Problem):
     """422 with one entry per bad field."""
 
     def __init__(self, errors: Iterable[Mapping[str, str]], detail: str | None = None) -> None:
+        # about:blank, as every other problem here: the status and `errors` say all there
+        # is, and a type URI would have to be absolute and served (RFC 9457 section 4.2).
         super().__init__(
-            422,
-            detail or "The request body or query has invalid fields.",
-            type_="/problems/validation-error",
-            title="Validation failed",
-            errors=errors,
+            422, detail or "The request body or query has invalid fields.", errors=errors
         )
 
 
@@ -77,7 +77,8 @@ def problem_body(
     }
     if errors is not None:
         body["errors"] = [
-            {"field": str(e.get("field", "")), "message": str(e.get("message", ""))} for e in errors
+            {"field": str(e.get("field", "")), "message": str(e.get("message", ""))}
+            for e in list(errors)[:MAX_FIELD_ERRORS]
         ]
     return body
 

@@ -6,7 +6,7 @@ from typing import Any
 
 from flask import request
 
-from shared.problems import Problem
+from shared.problems import Problem, ValidationProblem
 
 
 def json_object(required: bool = True) -> dict[str, Any]:
@@ -20,11 +20,8 @@ def json_object(required: bool = True) -> dict[str, Any]:
     except Exception as exc:  # werkzeug raises BadRequest with an HTML description
         raise Problem(400, "The request body is not valid JSON.") from exc
     if not isinstance(body, dict):
-        raise Problem(
-            422,
+        raise ValidationProblem(
+            [{"field": "", "message": "expected a JSON object"}],
             "The request body must be a JSON object.",
-            type_="/problems/validation-error",
-            title="Validation failed",
-            errors=[{"field": "", "message": "expected a JSON object"}],
         )
     return body

@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from shared.problems import ValidationProblem
+from shared.problems import MAX_FIELD_ERRORS, ValidationProblem
 
 T = TypeVar("T", bound=BaseModel)
 NOT_BLANK = r"\S"  # at least one character that is not white space
@@ -42,8 +42,8 @@ class Strict(BaseModel):
 
 
 class FieldError(BaseModel):
-    field: str = Field(max_length=200)
-    message: str = Field(max_length=500)
+    field: str
+    message: str
 
 
 class ProblemDetails(BaseModel):
@@ -55,7 +55,10 @@ class ProblemDetails(BaseModel):
     detail: str
     instance: str = Field(description="The path of the request that failed.")
     request_id: str | None
-    errors: list[FieldError] = omittable(description="Only on 422: one per bad field.")
+    errors: list[FieldError] = omittable(
+        description="Only on 422: one per bad field, the first 100 of them.",
+        max_length=MAX_FIELD_ERRORS,
+    )
 
 
 def public(schema: type[BaseModel], fields: dict[str, Any], **dump: Any) -> dict[str, Any]:

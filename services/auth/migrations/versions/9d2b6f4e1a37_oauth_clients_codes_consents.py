@@ -1,7 +1,7 @@
 """oauth: clients, authorization codes, consents
 
 Revision ID: 9d2b6f4e1a37
-Revises: 9d4e1b7a3c52
+Revises: 5b2c8e1f6a90
 Create Date: 2026-12-04 15:30:00
 
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 
 revision = "9d2b6f4e1a37"
-down_revision = "9d4e1b7a3c52"
+down_revision = "5b2c8e1f6a90"
 branch_labels = None
 depends_on = None
 
@@ -43,6 +43,7 @@ def upgrade():
         sa.Column("expires_at", sa.Float(), nullable=False),
         sa.Column("used_at", sa.Float(), nullable=True),
         sa.Column("session_id", sa.String(length=32), nullable=True),
+        sa.Column("amr", sa.JSON(), nullable=True),
         sa.ForeignKeyConstraint(["account_id"], ["accounts.id"], ondelete="CASCADE"),
         sa.ForeignKeyConstraint(["client_id"], ["oauth_clients.client_id"], ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("code_hash"),

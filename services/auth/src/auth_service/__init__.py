@@ -7,7 +7,6 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from flask import Flask
-from werkzeug.middleware.proxy_fix import ProxyFix
 
 from auth_service import (
     accounts,
@@ -17,6 +16,7 @@ from auth_service import (
     oauth_views,
     openapi,
     recovery,
+    second_factor,
     sessions,
     verification,
     web,
@@ -34,6 +34,7 @@ from auth_service.web import authorize
 from shared.auth import init_token_verifier
 from shared.db_teardown import init_session_teardown
 from shared.health import database_check, health_blueprint, init_database_errors, redis_check
+from shared.proxies import init_trusted_proxies
 from shared.redis_store import get_redis
 from shared.service import init_service
 from shared.tokens import JwksCache, RevocationList
@@ -43,9 +44,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app = Flask(__name__, instance_relative_config=True)
     app.config.update(load_config(config))
     init_service(app)
-    if app.config["TRUSTED_PROXY_COUNT"]:
-        # The gateway's X-Forwarded-For names the client: login throttling counts by it.
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=app.config["TRUSTED_PROXY_COUNT"])  # type: ignore[method-assign]
+    # The gateway's X-Forwarded-For names the client: login throttling counts by it.
+    init_trusted_proxies(app)
     db.init_app(app)
     init_session_teardown(app, db)
     migrate.init_app(app, db, directory=app.config["MIGRATIONS_DIR"])
@@ -68,6 +68,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(sessions.bp, url_prefix="/auth")
     app.register_blueprint(verification.bp, url_prefix="/auth")
     app.register_blueprint(recovery.bp, url_prefix="/auth")
+    app.register_blueprint(second_factor.bp, url_prefix="/auth")
     app.register_blueprint(admin.bp, url_prefix="/auth")
     app.register_blueprint(oauth_clients.bp, url_prefix="/auth")
     app.register_blueprint(oauth_views.bp, url_prefix="/auth")

@@ -115,9 +115,10 @@ def signed_in_account() -> Account:
 def require_password(account: Account, password: str) -> None:
     """Re-check the password for a sensitive change, throttled like a login."""
     address = request.remote_addr or "unknown"
-    throttle.check(account.username_key, address)
+    key = throttle.account_key(account.id, account.username_key)
+    throttle.check(key, address)
     if len(password) > MAX_LENGTH or not verify_password(account.password_hash, password):
-        throttle.record_failure(account.username_key, address)
+        throttle.record_failure(key, address)
         raise Problem(401, "The password is incorrect.", headers={"WWW-Authenticate": "Bearer"})
 
 

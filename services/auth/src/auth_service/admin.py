@@ -8,10 +8,12 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from flask import Blueprint, Response, jsonify
-from sqlalchemy import func
+from sqlalchemy import String, cast, func
 
+from auth_service import totp
 from auth_service.extensions import db
 from auth_service.login_sessions import revoke_all_tokens, revoke_other_sessions
+from auth_service.mail import queue_mail
 from auth_service.models import Account
 from auth_service.outbox import record_event
 from auth_service.schemas import AccountUpdate, parse
@@ -61,6 +63,24 @@ def _account_or_404(account_id: int) -> Account:
     return account
 
 
+def _keep_another_admin(leaving_id: int) -> None:
+    """409 unless an enabled admin other than `leaving_id` remains: never none at all.
+
+    The admins' rows stay locked until the change commits (PostgreSQL), so two admins
+    demoting each other at once cannot both succeed.
+    """
+    maybe_admins = db.session.execute(
+        db.select(Account)
+        .where(Account.disabled.is_(False), cast(Account.roles, String).like('%"admin"%'))
+        .with_for_update()
+    ).scalars()
+    if not any(a.id != leaving_id and "admin" in (a.roles or []) for a in maybe_admins):
+        raise Problem(
+            409,
+            "This is the last enabled administrator; make another account an admin first.",
+        )
+
+
 @bp.get("/accounts/<int:account_id>")
 @require_admin
 def get_account(account_id: int) -> Response:
@@ -75,6 +95,9 @@ def update_account(account_id: int) -> Response:
     changes = parse(AccountUpdate, json_object()).model_dump(exclude_unset=True)
     roles = sorted(set(changes.get("roles", account.roles or [])))
     disabled = changes.get("disabled", bool(account.disabled))
+    was_admin = "admin" in (account.roles or []) and not account.disabled
+    if was_admin and ("admin" not in roles or disabled):
+        _keep_another_admin(account.id)
     roles_changed = roles != sorted(account.roles or [])
     newly_disabled = disabled and not account.disabled
     if roles_changed or disabled != account.disabled:
@@ -93,3 +116,21 @@ def update_account(account_id: int) -> Response:
             extra={"account_id": account.id, "roles": roles, "disabled": disabled},
         )
     return conditional_json(account.to_admin())
+
+
+@bp.delete("/accounts/<int:account_id>/totp")
+@require_admin
+def reset_totp(account_id: int) -> tuple[str, int]:
+    """Turn two-factor login off for a locked-out user (who is told by mail)."""
+    account = _account_or_404(account_id)
+    totp.remove(account)
+    queue_mail(
+        account,
+        "two_factor",
+        "two-factor login was reset",
+        f"Hello {account.username},\n\nan administrator turned two-factor login off for your "
+        "account. Turn it on again on the security page once you can.",
+    )
+    db.session.commit()
+    log.info("two-factor login reset by an admin", extra={"account_id": account.id})
+    return "", 204

@@ -7,7 +7,16 @@ from pathlib import Path
 from typing import Any
 
 from auth_service.smtp import SmtpServer, parse_smtp_url
-from shared.config import ConfigError, build_config, env_bool, env_float, env_int, env_str
+from shared.config import (
+    ConfigError,
+    build_config,
+    env_bool,
+    env_float,
+    env_int,
+    env_list,
+    env_str,
+)
+from shared.proxies import LOOPBACK
 
 SERVICE_ROOT = Path(__file__).resolve().parents[2]
 REPO_ROOT = SERVICE_ROOT.parents[1]
@@ -56,8 +65,8 @@ def load_config(overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
         "LOGIN_MAX_FAILURES_PER_ACCOUNT": env_int("LOGIN_MAX_FAILURES_PER_ACCOUNT", 5),
         "LOGIN_MAX_FAILURES_PER_ADDRESS": env_int("LOGIN_MAX_FAILURES_PER_ADDRESS", 50),
         "LOGIN_FAILURE_WINDOW_SECONDS": env_int("LOGIN_FAILURE_WINDOW_SECONDS", 900),
-        # Proxies in front of auth whose X-Forwarded-For is trusted (the gateway sets it).
-        "TRUSTED_PROXY_COUNT": env_int("TRUSTED_PROXY_COUNT", 1),
+        # Peers whose X-Forwarded-For is believed (the gateway's addresses): IPs or CIDRs.
+        "TRUSTED_PROXIES": env_list("TRUSTED_PROXIES", LOOPBACK),
         # The outbox relay that delivers account events to content.
         "OUTBOX_RELAY_ENABLED": env_bool("OUTBOX_RELAY_ENABLED", not testing),
         "OUTBOX_POLL_SECONDS": env_float("OUTBOX_POLL_SECONDS", 1.0),
@@ -70,17 +79,25 @@ def load_config(overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
         "SITE_NAME": env_str("SITE_NAME", "Flask Suite"),
         # The gateway's public address; production must say it (mail must not link to here).
         "PUBLIC_BASE_URL": env_str("PUBLIC_BASE_URL"),
+        # The hosted pages' own session (the forms' CSRF tokens and flash messages) stays
+        # under /auth/, apart from the gateway's console session on the same host.
+        "SESSION_COOKIE_NAME": "auth_session",
+        "SESSION_COOKIE_PATH": "/auth/",
+        "WEB_HOME": "/console/",
         # Accounts: links in mail, and whether an unverified address may log in (it may
         # never write content: content reads the token's email_verified claim).
         "EMAIL_TOKEN_MINUTES": env_float("EMAIL_TOKEN_MINUTES", 24 * 60),
         "PASSWORD_RESET_TOKEN_MINUTES": env_float("PASSWORD_RESET_TOKEN_MINUTES", 30),
         "ALLOW_UNVERIFIED_LOGIN": env_bool("ALLOW_UNVERIFIED_LOGIN", True),
         "MAIL_THROTTLE_SECONDS": env_int("MAIL_THROTTLE_SECONDS", 60),
+        # Two-factor login: how long the step between password and code may take.
+        "MFA_TOKEN_SECONDS": env_int("MFA_TOKEN_SECONDS", 300),
         "BOOTSTRAP_ADMIN_USERNAME": env_str("BOOTSTRAP_ADMIN_USERNAME"),
         "BOOTSTRAP_ADMIN_EMAIL": env_str("BOOTSTRAP_ADMIN_EMAIL"),
         "BOOTSTRAP_ADMIN_PASSWORD": env_str("BOOTSTRAP_ADMIN_PASSWORD"),
     }
     config = build_config("auth", defaults, overrides)
+    config.setdefault("TOKEN_COOKIE_SECURE", config["SESSION_COOKIE_SECURE"])
     config["SMTP_SERVER"] = _smtp_server(config)
     if not config["PUBLIC_BASE_URL"]:
         if config["APP_ENV"] == "production":

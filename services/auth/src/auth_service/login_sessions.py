@@ -47,7 +47,10 @@ def _redis_unavailable(exc: Exception) -> Problem:
 
 
 def start_session(
-    account: Account, client_id: str | None = None, scope: str | None = None
+    account: Account,
+    amr: list[str] | None = None,
+    client_id: str | None = None,
+    scope: str | None = None,
 ) -> dict[str, Any]:
     """A new login session and its first pair: the suite's own login, or an OAuth client's."""
     session = LoginSession(
@@ -59,7 +62,7 @@ def start_session(
     )
     db.session.add(session)
     db.session.commit()
-    return issue_token_pair(account, session.id, session.current_jti, client_id, scope)
+    return issue_token_pair(account, session.id, session.current_jti, amr, client_id, scope)
 
 
 def refresh(claims: dict[str, Any]) -> dict[str, Any]:
@@ -88,7 +91,8 @@ def refresh(claims: dict[str, Any]) -> dict[str, Any]:
         # Another request redeemed this very token a moment ago and won.
         db.session.refresh(session)
         _refuse_retired(session, presented)
-    return issue_token_pair(account, session.id, replacement, session.client_id, session.scope)
+    amr = claims.get("amr") if isinstance(claims.get("amr"), list) else None
+    return issue_token_pair(account, session.id, replacement, amr, session.client_id, session.scope)
 
 
 def _refuse_retired(session: LoginSession, presented: str) -> None:

@@ -32,6 +32,12 @@ class Account(db.Model):  # type: ignore[name-defined]
     email_verified: Mapped[bool] = mapped_column(
         Boolean, nullable=False, default=False, server_default=false()
     )
+    # Two-factor login (totp.py): the secret encrypted, and the last step a code was used.
+    totp_secret: Mapped[str | None] = mapped_column(String(255))
+    totp_enabled: Mapped[bool] = mapped_column(
+        Boolean, nullable=False, default=False, server_default=false()
+    )
+    totp_last_step: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
     def to_public(self) -> dict[str, object]:
@@ -40,6 +46,7 @@ class Account(db.Model):  # type: ignore[name-defined]
             "username": self.username,
             "email": self.email,
             "email_verified": bool(self.email_verified),
+            "totp_enabled": bool(self.totp_enabled),
             "roles": list(self.roles or []),
             "created_at": iso(self.created_at),
         }
@@ -83,6 +90,19 @@ class AccountToken(db.Model):  # type: ignore[name-defined]
     email: Mapped[str] = mapped_column(String(254), nullable=False)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     expires_at: Mapped[float] = mapped_column(Float, nullable=False)  # epoch seconds
+    used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class RecoveryCode(db.Model):  # type: ignore[name-defined]
+    """A single-use second factor for a lost authenticator; only its keyed hash is kept."""
+
+    __tablename__ = "recovery_codes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    account_id: Mapped[int] = mapped_column(
+        ForeignKey("accounts.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    code_hash: Mapped[str] = mapped_column(String(64), nullable=False)
     used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 

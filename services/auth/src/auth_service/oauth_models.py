@@ -117,6 +117,7 @@ class AuthorizationCode(db.Model):  # type: ignore[name-defined]
     # Set when redeemed: a second redemption is a replay, and revokes what the first gave.
     used_at: Mapped[float | None] = mapped_column(Float)
     session_id: Mapped[str | None] = mapped_column(String(32))
+    amr: Mapped[list[str] | None] = mapped_column(JSON)  # how the user logged in (RFC 8176)
 
     # authlib's AuthorizationCodeMixin ----------------------------------------------------
     def get_redirect_uri(self) -> str:
@@ -135,7 +136,7 @@ class AuthorizationCode(db.Model):  # type: ignore[name-defined]
         return None
 
     def get_amr(self) -> list[str] | None:
-        return None
+        return self.amr
 
     def is_expired(self) -> bool:
         return time.time() >= self.expires_at

@@ -48,6 +48,7 @@ class Grantee:
 
     account: Account
     auth_time: float | None = None  # when they last proved who they are (OIDC auth_time)
+    amr: list[str] | None = None  # how (RFC 8176): kept in the tokens the grant gives
 
     def get_user_id(self) -> int:
         return self.account.id
@@ -222,7 +223,7 @@ def generate_token(
     if user is None:
         return client_token(client.client_id, granted)
     granted = " ".join(allowed_for_account(granted.split(), user.account.roles or []))
-    pair = login_sessions.start_session(user.account, client.client_id, granted)
+    pair = login_sessions.start_session(user.account, user.amr, client.client_id, granted)
     return {**pair, "scope": granted}
 
 
@@ -273,6 +274,7 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
                 code_challenge=payload.data["code_challenge"],
                 code_challenge_method=payload.data["code_challenge_method"],
                 auth_time=user.auth_time or time.time(),
+                amr=user.amr,
                 expires_at=time.time() + current_app.config["OAUTH_CODE_SECONDS"],
             )
         )
@@ -309,7 +311,7 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
         account = db.session.get(Account, authorization_code.account_id)
         if account is None or account.disabled:
             return None
-        return Grantee(account, authorization_code.auth_time)
+        return Grantee(account, authorization_code.auth_time, authorization_code.amr)
 
 
 def user_info(account: Account, scope: str) -> UserInfo:
@@ -361,12 +363,17 @@ class PasswordGrant(grants.ResourceOwnerPasswordCredentialsGrant):
     def authenticate_user(self, username: str, password: str) -> Grantee:
         address = request.remote_addr or "unknown"
         try:
-            return Grantee(sessions.check_credentials(username, password, address))
+            account = sessions.check_credentials(username, password, address)
         except Problem as problem:
             if problem.status != 401:
-                raise  # throttled (429) or Redis down (503): the suite's answer
+                raise  # throttled (429), unverified (403), Redis down (503): the suite's answer
             # RFC 6749 5.2: wrong resource owner credentials are an invalid grant.
             raise InvalidGrantError(problem.detail) from problem
+        if account.totp_enabled:
+            # A password alone must not stand in for two factors: such an account logs in
+            # through the hosted pages (the authorization code flow).
+            raise InvalidGrantError("This account logs in with two factors; use the login page.")
+        return Grantee(account)
 
 
 class RefreshTokenGrant(grants.RefreshTokenGrant):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 from flask import Blueprint, Response, jsonify
@@ -21,7 +22,10 @@ from auth_service.schemas import (
     PasswordForgotten,
     PasswordReset,
     Register,
+    SecondFactor,
     TokenPair,
+    TotpCode,
+    TotpRemoval,
 )
 from auth_service.web.openapi import HOSTED_PAGES
 from shared.openapi import (
@@ -29,10 +33,14 @@ from shared.openapi import (
     BODY_PROBLEMS,
     ETAG_HEADER,
     IF_NONE_MATCH,
+    LICENSE,
     LIST_HEADERS,
     NOT_MODIFIED,
+    PUBLIC,
+    SERVERS,
     base_components,
     component_schemas,
+    finish,
     id_param,
     if_match,
     json_content,
@@ -53,6 +61,9 @@ REQUEST_SCHEMAS: tuple[type[BaseModel], ...] = (
     PasswordForgotten,
     PasswordReset,
     EmailChange,
+    SecondFactor,
+    TotpCode,
+    TotpRemoval,
 )
 RESPONSE_SCHEMAS: tuple[type[BaseModel], ...] = (
     AccountPublic,
@@ -65,7 +76,6 @@ TAGS = [
     {"name": "admin", "description": "Account administration (the admin role)."},
     {"name": "hosted pages", "description": "HTML pages for people: register, log in, ..."},
 ]
-PUBLIC: list[dict[str, list[str]]] = []  # an operation that needs no token at all
 
 
 def _ok(description: str, schema: dict[str, Any], **extra: Any) -> dict[str, Any]:
@@ -209,6 +219,89 @@ PATHS: dict[str, Any] = {
             "opened. An address of another account gets the same answer and no link.",
         )
     },
+    "/auth/login/totp": {
+        "post": _operation(
+            "loginSecondFactor",
+            "Finish a two-factor login with a TOTP or recovery code",
+            {
+                "200": _ok("The login session's tokens; `amr` is [pwd, otp].", ref("TokenPair")),
+                **problems("401", "429", "503"),
+            },
+            security=PUBLIC,
+            body="SecondFactor",
+            description="For an account with two-factor login on, POST /auth/login answers "
+            "`{mfa_required: true, mfa_token, mfa_methods, expires_in}` instead of tokens. "
+            "Codes of the current 30-second step and one either side are taken, each once; "
+            "wrong codes are throttled like wrong passwords.",
+        )
+    },
+    "/auth/me/totp": {
+        "get": _operation(
+            "getTotpStatus",
+            "Whether two-factor login is on",
+            {
+                "200": _ok(
+                    "The status.",
+                    {"type": "object", "properties": {"enabled": {"type": "boolean"}}},
+                ),
+                **problems("401", "503"),
+            },
+        ),
+        "post": _operation(
+            "beginTotpEnrolment",
+            "Make a new TOTP secret (on once confirmed)",
+            {
+                "200": _ok(
+                    "The secret and its otpauth:// URI (for a QR code).",
+                    {
+                        "type": "object",
+                        "properties": {
+                            "secret": {"type": "string"},
+                            "otpauth_uri": {"type": "string"},
+                        },
+                    },
+                ),
+                **problems("401", "409", "503"),
+            },
+        ),
+        "delete": _operation(
+            "disableTotp",
+            "Turn two-factor login off (password and a code)",
+            {"204": {"description": "Off."}, **problems("401", "409", "429", "503")},
+            body="TotpRemoval",
+        ),
+    },
+    "/auth/me/totp/confirm": {
+        "post": _operation(
+            "confirmTotpEnrolment",
+            "Turn two-factor login on with a code from the new secret",
+            {
+                "200": _ok(
+                    "Ten single-use recovery codes, shown this once.",
+                    {
+                        "type": "object",
+                        "properties": {
+                            "recovery_codes": {"type": "array", "items": {"type": "string"}}
+                        },
+                    },
+                ),
+                **problems("401", "503"),
+            },
+            body="TotpCode",
+        )
+    },
+    "/auth/accounts/{account_id}/totp": {
+        "parameters": [id_param("account_id", "account")],
+        "delete": _operation(
+            "resetTotp",
+            "Turn two-factor login off for a locked-out user (admin)",
+            {
+                "204": {"description": "Off; the user is told by mail."},
+                **problems("401", "403", "404", "503"),
+            },
+            tag="admin",
+        ),
+    },
     "/auth/password/forgot": {
         "post": _operation(
             "forgotPassword",
@@ -294,17 +387,22 @@ def openapi_document() -> dict[str, Any]:
         **components["securitySchemes"],
         **oauth_openapi.SECURITY_SCHEMES,
     }
-    return {
-        "openapi": "3.1.0",
-        "info": {
-            "title": "Auth service",
-            "version": "1.0.0",
-            "description": "Accounts, login sessions, access/refresh JWTs (RS256) and the JWKS.",
-        },
-        "tags": [*TAGS, *oauth_openapi.TAGS],
-        "paths": {**PATHS, **oauth_openapi.PATHS, **HOSTED_PAGES},
-        "components": components,
-    }
+    return finish(
+        {
+            "openapi": "3.1.0",
+            "info": {
+                "title": "Auth service",
+                "version": "1.0.0",
+                "description": "Accounts, login sessions, access/refresh JWTs (RS256), the JWKS, "
+                "and OAuth 2.1 / OpenID Connect for other apps.",
+                "license": LICENSE,
+            },
+            "servers": SERVERS,
+            "tags": [*TAGS, *oauth_openapi.TAGS],
+            "paths": copy.deepcopy({**PATHS, **oauth_openapi.PATHS, **HOSTED_PAGES}),
+            "components": components,
+        }
+    )
 
 
 @bp.get("/openapi.json")

@@ -25,6 +25,9 @@ ROLE = r"^[a-z][a-z0-9_-]{0,39}$"
 MAX_ROLES = 20
 # Fields the server sets; a client sending one is told so, rather than "unknown".
 SERVER_OWNED = frozenset({"id", "created_at"})
+# Examples shown in the API document, not secrets of anything.
+EXAMPLE_PASSWORD = "correct horse battery"  # noqa: S105  # nosec B105 - documentation example
+EXAMPLE_NEW_PASSWORD = "another long passphrase"  # noqa: S105  # nosec B105 - doc example
 
 
 def _documented(**schema: Any) -> Any:
@@ -70,11 +73,23 @@ def _new_password_field() -> Any:
     return Field(
         description=PASSWORD_DOC,
         json_schema_extra=_documented(minLength=MIN_LENGTH, maxLength=MAX_LENGTH),
-        examples=["correct horse battery"],
+        examples=[EXAMPLE_PASSWORD],
     )
 
 
 class Register(Strict):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "username": "alice",
+                    "email": "alice@example.com",
+                    "password": EXAMPLE_PASSWORD,
+                }
+            ]
+        },
+    )
     username: str = USERNAME_FIELD
     email: str = EMAIL_FIELD
     password: str = _new_password_field()
@@ -85,6 +100,10 @@ class Register(Strict):
 
 
 class Login(Strict):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"username": "alice", "password": EXAMPLE_PASSWORD}]},
+    )
     username: str = Field(
         min_length=1,
         description="The username or the email address. Longer than any of them: refused "
@@ -97,13 +116,26 @@ class Login(Strict):
         description=f"Longer than {MAX_LENGTH} characters: refused like a wrong password, "
         "before any hashing.",
         json_schema_extra=_documented(maxLength=MAX_LENGTH),
-        examples=["correct horse battery"],
+        examples=[EXAMPLE_PASSWORD],
     )
 
 
 class PasswordChange(Strict):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "current_password": EXAMPLE_PASSWORD,
+                    "new_password": EXAMPLE_NEW_PASSWORD,
+                }
+            ]
+        },
+    )
     current_password: str = Field(
-        min_length=1, json_schema_extra=_documented(maxLength=MAX_LENGTH), examples=["old secret"]
+        min_length=1,
+        json_schema_extra=_documented(maxLength=MAX_LENGTH),
+        examples=[EXAMPLE_PASSWORD],
     )
     new_password: str = _new_password_field()
 
@@ -120,8 +152,37 @@ class EmailChange(Strict):
 
 
 class AccountDeletion(Strict):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"password": EXAMPLE_PASSWORD}]},
+    )
+    password: str = Field(
+        min_length=1,
+        json_schema_extra=_documented(maxLength=MAX_LENGTH),
+        examples=[EXAMPLE_PASSWORD],
+    )
+
+
+class SecondFactor(Strict):
+    mfa_token: str = Field(min_length=1, max_length=4096, description="From POST /auth/login.")
+    code: str = Field(
+        min_length=1,
+        max_length=40,
+        description="The authenticator's 6 digits, or one recovery code.",
+        examples=["123456"],
+    )
+
+
+class TotpCode(Strict):
+    code: str = Field(min_length=1, max_length=40, examples=["123456"])
+
+
+class TotpRemoval(Strict):
     password: str = Field(
         min_length=1, json_schema_extra=_documented(maxLength=MAX_LENGTH), examples=["secret"]
+    )
+    code: str = Field(
+        min_length=1, max_length=40, description="6 digits or a recovery code.", examples=["123456"]
     )
 
 
@@ -161,6 +222,7 @@ class AccountPublic(BaseModel):
         description="Whether the address's owner followed the link we mailed there; "
         "content takes writes only from verified accounts."
     )
+    totp_enabled: bool = Field(description="Whether login asks for a TOTP code too.")
     roles: list[str] = Field(max_length=MAX_ROLES)
     created_at: datetime
 
@@ -173,13 +235,15 @@ class TokenPair(BaseModel):
     access_token: str
     refresh_token: str
     token_type: Literal["Bearer"]
-    expires_in: int = Field(ge=1, description="The access token's lifetime in seconds.")
+    expires_in: int = Field(
+        ge=1, le=366 * 86400, description="The access token's lifetime in seconds."
+    )
 
 
 class JsonWebKeySet(BaseModel):
     """RFC 7517: the public keys of every key that signed a still-valid token."""
 
-    keys: list[dict[str, Any]]
+    keys: list[dict[str, Any]] = Field(max_length=100)
 
 
 def parse(schema: type[shared_schemas.T], body: dict[str, Any]) -> shared_schemas.T:

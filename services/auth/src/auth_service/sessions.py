@@ -8,7 +8,7 @@ from typing import Any
 from flask import Blueprint, Response, current_app, jsonify, request
 from sqlalchemy import or_
 
-from auth_service import login_sessions, throttle
+from auth_service import login_sessions, second_factor, throttle
 from auth_service.extensions import db
 from auth_service.models import Account
 from auth_service.passwords import MAX_LENGTH, hash_password, needs_rehash, verify_password
@@ -39,17 +39,24 @@ def sign_in(username: str, password: str, address: str) -> dict[str, Any]:
 
     The API's login and the hosted login page both come here.
     """
-    return login_sessions.start_session(check_credentials(username, password, address))
+    account = check_credentials(username, password, address)
+    if account.totp_enabled:
+        return second_factor.second_step(account)
+    return login_sessions.start_session(account)
 
 
 def check_credentials(username: str, password: str, address: str) -> Account:
-    """The account these credentials open (throttled), or the 401 problem.
+    """The account these credentials open (throttled), or the 401 (or 403) problem.
 
     Login, the hosted login page and the OAuth password grant all come here.
     """
-    key = username.strip().lower()[:MAX_USERNAME_LENGTH]
+    typed = username.strip().lower()[:MAX_USERNAME_LENGTH]
+    account = _find_account(typed)
+    # Counted per account whichever name was typed (username or email), so the two names of
+    # one account share its five tries; an unknown name is counted by itself.
+    key = throttle.account_key(account.id if account else None, typed)
     throttle.check(key, address)
-    account = _verified_account(key, password)
+    account = _verified(account, password)
     if account is None:
         throttle.record_failure(key, address)
         raise Problem(401, INVALID_CREDENTIALS)
@@ -64,13 +71,16 @@ def check_credentials(username: str, password: str, address: str) -> Account:
     return account
 
 
-def _verified_account(key: str, password: str) -> Account | None:
+def _find_account(typed: str) -> Account | None:
+    return db.session.execute(
+        db.select(Account).where(or_(Account.username_key == typed, Account.email == typed))
+    ).scalar_one_or_none()
+
+
+def _verified(account: Account | None, password: str) -> Account | None:
     # Refused before any hashing: a megabyte of password costs real CPU.
     if len(password) > MAX_LENGTH:
         return None
-    account = db.session.execute(
-        db.select(Account).where(or_(Account.username_key == key, Account.email == key))
-    ).scalar_one_or_none()
     # An unknown user still costs one hash verification, so timing tells nothing.
     valid = verify_password(account.password_hash if account else None, password)
     if account is None or not valid or account.disabled:

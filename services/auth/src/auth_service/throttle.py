@@ -1,5 +1,8 @@
 """Login throttling: failures counted in Redis per account-and-address and per address.
 
+The account is the account itself (its id), whichever of its names was typed; a name that
+matches no account is counted by the name.
+
 Each counter lives for one window from its first failure (a fixed window). At the limit,
 further attempts get 429 with Retry-After until the window ends, before any password is
 hashed. A success clears the account-and-address counter, never the address one.
@@ -14,6 +17,10 @@ from flask import current_app
 
 from shared.problems import Problem
 from shared.redis_store import get_redis
+
+
+def account_key(account_id: int | None, typed_name: str) -> str:
+    return f"id:{account_id}" if account_id is not None else f"name:{typed_name}"
 
 
 def _keys(account_key: str, address: str) -> tuple[str, str]:

@@ -109,6 +109,7 @@ def issue_token_pair(
     account: Account,
     session_id: str,
     refresh_jti: str,
+    amr: list[str] | None = None,
     client_id: str | None = None,
     scope: str | None = None,
 ) -> dict[str, Any]:
@@ -126,6 +127,8 @@ def issue_token_pair(
         "scope": first_party_scope(roles) if scope is None else scope,
         # Content lets only verified addresses write; a fresh pair says the current state.
         "email_verified": bool(account.email_verified),
+        # RFC 8176: how the login was made, kept by every refresh of its session.
+        "amr": list(amr or ["pwd"]),
     }
     return {
         "access_token": sign({**claims, "type": "access"}, access_lifetime()),

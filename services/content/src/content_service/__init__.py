@@ -17,6 +17,7 @@ from content_service.revocation_news import RevocationNews
 from shared.auth import init_token_verifier
 from shared.health import database_check, health_blueprint, init_database_errors, redis_check
 from shared.http_client import ServiceClient
+from shared.proxies import init_trusted_proxies
 from shared.redis_store import get_redis
 from shared.service import init_service
 from shared.tokens import JwksCache, RevocationList, http_jwks_source
@@ -26,6 +27,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app = Flask(__name__, instance_relative_config=True)
     app.config.update(load_config(config))
     init_service(app)
+    # Log lines name the client the gateway saw, never an address a caller made up.
+    init_trusted_proxies(app)
     app.json = LeanJSONProvider(app)
     app.session_interface = NoSessions()
     init_database(app)

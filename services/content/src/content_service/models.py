@@ -66,6 +66,9 @@ class Post(db.Model):  # type: ignore[name-defined]
         Index("ix_posts_updated_at_id", "updated_at", "id"),
         Index("ix_posts_title_id", "title", "id"),
         Index("ix_posts_author_id_created_at_id", "author_id", "created_at", "id"),
+        # A deleted post's id (and URL) is never given to another post (SQLite; PostgreSQL's
+        # sequence never goes back anyway).
+        {"sqlite_autoincrement": True},
     )
 
 
@@ -86,6 +89,7 @@ class Item(db.Model):  # type: ignore[name-defined]
         Index("ix_items_updated_at_id", "updated_at", "id"),
         Index("ix_items_name_id", "name", "id"),
         Index("ix_items_price_id", "price", "id"),
+        {"sqlite_autoincrement": True},
     )
 
 

@@ -23,10 +23,14 @@ from shared.openapi import (
     BEARER,
     ETAG_HEADER,
     IF_NONE_MATCH,
+    LICENSE,
     LIST_HEADERS,
     NOT_MODIFIED,
+    PUBLIC,
+    SERVERS,
     base_components,
     component_schemas,
+    finish,
     id_param,
     if_match,
     json_content,
@@ -36,6 +40,7 @@ from shared.openapi import (
     ref,
 )
 from shared.openapi import header as header_param
+from shared.paging import MAX_PER_PAGE
 
 bp = Blueprint("openapi", __name__)
 
@@ -55,13 +60,15 @@ def document() -> Response:
 
 
 def openapi_document() -> dict[str, Any]:
-    return {
+    document = {
         "openapi": "3.1.0",
         "info": {
             "title": "Content service",
             "version": "1.0.0",
             "description": "User profiles, posts and items. Through the gateway at /api.",
+            "license": LICENSE,
         },
+        "servers": SERVERS,
         "tags": [
             {"name": "users", "description": "Profiles, one per auth account (same id)."},
             {"name": "posts", "description": "Posts; the author or an admin changes them."},
@@ -73,7 +80,11 @@ def openapi_document() -> dict[str, Any]:
                 "parameters": [id_param("id", "user")],
                 "get": _get_op("users", "UserPublic"),
                 "patch": _write_op(
-                    "users", "Update a profile (the user or an admin)", "UserUpdate", "UserPublic"
+                    "update",
+                    "users",
+                    "Update a profile (the user or an admin)",
+                    "UserUpdate",
+                    "UserPublic",
                 ),
             },
             "/api/posts": {
@@ -126,20 +137,40 @@ def openapi_document() -> dict[str, Any]:
         },
         "components": base_components(component_schemas(REQUEST_SCHEMAS, RESPONSE_SCHEMAS)),
     }
+    return finish(document)
+
+
+def _noun(tag: str) -> str:
+    """posts -> Post: the singular in an operationId."""
+    return tag.removesuffix("s").title()
+
+
+def _links(tag: str) -> dict[str, Any]:
+    """From a created resource to what can be done with it (stateful clients follow these)."""
+    noun = _noun(tag)
+    by_id = {"id": "$response.body#/id"}
+    return {
+        f"{verb.title()}{noun}": {"operationId": f"{verb}{noun}", "parameters": by_id}
+        for verb in ("get", "replace", "update", "delete")
+    }
 
 
 def _list_op(
     tag: str, public: str, sortable: tuple[str, ...], filters: list[dict[str, Any]]
 ) -> dict[str, Any]:
     return {
+        "operationId": f"list{tag.title()}",
         "tags": [tag],
+        "security": PUBLIC,
         "summary": f"List {tag}",
         "parameters": [*paging_parameters(sortable, "-created_at"), *filters],
         "responses": {
             "200": {
                 "description": "One page.",
                 "headers": LIST_HEADERS,
-                "content": json_content({"type": "array", "items": ref(public)}),
+                "content": json_content(
+                    {"type": "array", "items": ref(public), "maxItems": MAX_PER_PAGE}
+                ),
             },
             **problems("414", "422"),
         },
@@ -148,7 +179,9 @@ def _list_op(
 
 def _get_op(tag: str, public: str) -> dict[str, Any]:
     return {
+        "operationId": f"get{_noun(tag)}",
         "tags": [tag],
+        "security": PUBLIC,
         "summary": f"Get one of {tag}",
         "parameters": [IF_NONE_MATCH],
         "responses": {
@@ -165,6 +198,7 @@ def _get_op(tag: str, public: str) -> dict[str, Any]:
 
 def _create_op(tag: str, create: str, public: str) -> dict[str, Any]:
     return {
+        "operationId": f"create{_noun(tag)}",
         "tags": [tag],
         "summary": f"Create one of {tag}",
         "security": BEARER,
@@ -185,14 +219,16 @@ def _create_op(tag: str, create: str, public: str) -> dict[str, Any]:
                     "Location": {"description": "The new resource.", "schema": {"type": "string"}},
                 },
                 "content": json_content(ref(public)),
+                "links": _links(tag),
             },
             **problems("400", "401", "409", "415", "422", "503"),
         },
     }
 
 
-def _write_op(tag: str, summary: str, body: str, public: str) -> dict[str, Any]:
+def _write_op(verb: str, tag: str, summary: str, body: str, public: str) -> dict[str, Any]:
     return {
+        "operationId": f"{verb}{_noun(tag)}",
         "tags": [tag],
         "summary": summary,
         "security": BEARER,
@@ -214,11 +250,18 @@ def _single(tag: str, noun: str, model: str) -> dict[str, Any]:
     return {
         "parameters": [id_param("id", noun)],
         "get": _get_op(tag, public),
-        "put": _write_op(tag, f"Replace a {noun} (owner or admin)", f"{model}Create", public),
+        "put": _write_op(
+            "replace", tag, f"Replace a {noun} (owner or admin)", f"{model}Create", public
+        ),
         "patch": _write_op(
-            tag, f"Change some fields of a {noun} (owner or admin)", f"{model}Update", public
+            "update",
+            tag,
+            f"Change some fields of a {noun} (owner or admin)",
+            f"{model}Update",
+            public,
         ),
         "delete": {
+            "operationId": f"delete{_noun(tag)}",
             "tags": [tag],
             "summary": f"Delete a {noun} (owner or admin)",
             "security": BEARER,

@@ -25,7 +25,9 @@ MAX_PRICE = 9_999_999_999.99
 
 
 class UserUpdate(Strict):
-    model_config = ConfigDict(json_schema_extra={"minProperties": 1})
+    model_config = ConfigDict(
+        json_schema_extra={"minProperties": 1, "examples": [{"display_name": "Alice"}]}
+    )
     display_name: str = omittable(max_length=100)
     bio: str = omittable(max_length=2_000)
 
@@ -42,12 +44,17 @@ class UserPublic(BaseModel):
 
 
 class PostCreate(Strict):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"title": "Hello", "content": "The first post."}]}
+    )
     title: str = Field(min_length=1, max_length=200, pattern=NOT_BLANK)
     content: str = Field(min_length=1, max_length=100_000)
 
 
 class PostUpdate(Strict):
-    model_config = ConfigDict(json_schema_extra={"minProperties": 1})
+    model_config = ConfigDict(
+        json_schema_extra={"minProperties": 1, "examples": [{"title": "Hello again"}]}
+    )
     title: str = omittable(min_length=1, max_length=200, pattern=NOT_BLANK)
     content: str = omittable(min_length=1, max_length=100_000)
 
@@ -82,6 +89,9 @@ PRICE_DOC = "0 or more, at most two decimal places."
 
 
 class ItemCreate(Strict):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"name": "Lamp", "description": "Brass", "price": 25}]}
+    )
     name: str = Field(min_length=1, max_length=100, pattern=NOT_BLANK)
     description: str = Field(default="", max_length=10_000)
     price: float = Field(
@@ -92,7 +102,7 @@ class ItemCreate(Strict):
 
 
 class ItemUpdate(Strict):
-    model_config = ConfigDict(json_schema_extra={"minProperties": 1})
+    model_config = ConfigDict(json_schema_extra={"minProperties": 1, "examples": [{"price": 30}]})
     name: str = omittable(min_length=1, max_length=100, pattern=NOT_BLANK)
     description: str = omittable(max_length=10_000)
     price: float = omittable(

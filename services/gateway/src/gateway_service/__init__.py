@@ -17,6 +17,7 @@ from gateway_service import console, me, openapi
 from gateway_service.config import load_config, parse_routes
 from shared.health import health_blueprint
 from shared.http_client import ServiceClient
+from shared.http_semantics import init_http_semantics
 from shared.ids import init_id_converter
 from shared.logs import configure_logging
 from shared.metrics import metrics_view
@@ -31,6 +32,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     settings = app.config
     configure_logging(settings["SERVICE_NAME"], settings["LOG_LEVEL"], settings["LOG_FORMAT"])
     init_id_converter(app)
+    # Answers about the caller (/me, the console) are no-store and Vary: Cookie; no
+    # redirect from Host. Relayed 204/304 keep what the edge decides.
+    init_http_semantics(app, relays=True)
     # The edge logs, counts and stamps every answer; Flask only keeps its request id.
     init_request_id(app, log_requests=False)
     init_problem_handlers(app)

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import ipaddress
 import re
 from collections.abc import Mapping
 from typing import Any
 
 from shared.config import ConfigError, build_config, env_float, env_int, env_list, env_str
+from shared.proxies import trusted_networks
 
 DEV_CORS_ORIGINS = "http://localhost:3000,http://localhost:5173"
 # An origin is scheme://host[:port], nothing more: no paths, no wildcards, no patterns.
@@ -16,6 +16,10 @@ _ORIGIN = re.compile(r"https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?")
 
 def load_config(overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
     defaults = {
+        # The console's own session holds only flash messages, under /console/ (auth keeps
+        # its own under /auth/ on the same host).
+        "SESSION_COOKIE_NAME": "console_session",
+        "SESSION_COOKIE_PATH": "/console/",
         # Path prefix -> upstream name; each upstream's URL is <NAME>_SERVICE_URL.
         "GATEWAY_ROUTES": env_str("GATEWAY_ROUTES", "/auth=auth,/api=content"),
         "CORS_ORIGINS": env_list("CORS_ORIGINS", DEV_CORS_ORIGINS),
@@ -70,15 +74,6 @@ def check_cors_origins(origins: list[str]) -> None:
                 f"CORS_ORIGINS entries must be exact origins like https://app.example.com, "
                 f"got {origin!r}"
             )
-
-
-def trusted_networks(
-    entries: list[str],
-) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
-    try:
-        return tuple(ipaddress.ip_network(e, strict=False) for e in entries)
-    except ValueError as exc:
-        raise ConfigError(f"TRUSTED_PROXIES must be IP addresses or networks: {exc}") from exc
 
 
 def parse_routes(spec: str) -> list[tuple[str, str]]:

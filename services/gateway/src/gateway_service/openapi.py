@@ -19,8 +19,9 @@ import requests
 from flask import Blueprint, Flask, Response, current_app, jsonify, redirect
 from flask_swagger_ui import get_swaggerui_blueprint
 
-from gateway_service.gateway_paths import GATEWAY_COMPONENTS, GATEWAY_PATHS
+from gateway_service.gateway_paths import GATEWAY_COMPONENTS, GATEWAY_PATHS, with_edge_answers
 from shared.http_client import ServiceClient
+from shared.openapi import LICENSE, OPERATIONS, SERVERS, finish
 
 log = logging.getLogger(__name__)
 
@@ -54,8 +55,9 @@ def merge_documents(
             "version": "1.0.0",
             "description": "Every public path, through the gateway. Errors are RFC 9457 "
             "problem+json; authenticate with `Authorization: Bearer <access token>`.",
+            "license": LICENSE,
         },
-        "servers": [{"url": "/"}],
+        "servers": SERVERS,
         "paths": copy.deepcopy(GATEWAY_PATHS),
         "components": copy.deepcopy(GATEWAY_COMPONENTS),
         "tags": [{"name": "gateway", "description": "The gateway's own endpoints"}],
@@ -70,12 +72,15 @@ def merge_documents(
                 merged["components"].setdefault(section, {}).update(entries)
         for path, item in (document.get("paths") or {}).items():
             if any(path == p or path.startswith(p + "/") for p in prefixes.get(name, [])):
-                merged["paths"][path] = item
+                merged["paths"][path] = {
+                    method: with_edge_answers(value) if method in OPERATIONS else value
+                    for method, value in item.items()
+                }
         for tag in document.get("tags") or []:
             if isinstance(tag, dict) and tag.get("name") not in seen_tags:
                 seen_tags.add(tag["name"])
                 merged["tags"].append(tag)
-    return merged
+    return finish(merged)
 
 
 def _rename_clashes(

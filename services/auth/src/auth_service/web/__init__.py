@@ -13,14 +13,6 @@ from shared.webui import ui_blueprint
 
 
 def init_app(app: Flask) -> None:
-    production = app.config["APP_ENV"] == "production"
-    # Auth's own session (only for the forms' CSRF tokens and flash messages) stays under
-    # /auth/, apart from the gateway's console session on the same host.
-    app.config.setdefault("SESSION_COOKIE_NAME", "auth_session")
-    app.config.setdefault("SESSION_COOKIE_PATH", "/auth/")
-    app.config.setdefault("SESSION_COOKIE_SAMESITE", "Lax")
-    app.config.setdefault("SESSION_COOKIE_SECURE", production)
-    app.config.setdefault("TOKEN_COOKIE_SECURE", production)
-    app.config.setdefault("WEB_HOME", "/console/")
+    # The session cookie's name, path and Secure flag are settings (auth_service.config).
     app.register_blueprint(bp, url_prefix="/auth/web")
     app.register_blueprint(ui_blueprint(), url_prefix="/auth/web/ui")

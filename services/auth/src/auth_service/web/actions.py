@@ -8,7 +8,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from auth_service import accounts, login_sessions, recovery, sessions, verification
+from auth_service import (
+    accounts,
+    login_sessions,
+    recovery,
+    second_factor,
+    sessions,
+    totp,
+    verification,
+)
 from auth_service.extensions import db
 from auth_service.models import Account
 from auth_service.schemas import PasswordChange, Register, parse
@@ -68,3 +76,28 @@ def account_of(account_id: int) -> Account:
 
 def resend_verification(account: Account) -> None:
     verification.resend_verification(account)
+
+
+def finish_login(mfa_token: str, code: str, address: str) -> dict[str, Any]:
+    return second_factor.finish_login(mfa_token, code, address)
+
+
+def begin_totp(account: Account) -> dict[str, str]:
+    return totp.begin_enrolment(account)
+
+
+def confirm_totp(account: Account, code: str) -> list[str]:
+    return second_factor.confirm_enrolment(account, {"code": code})
+
+
+def turn_off_totp(account: Account, password: str, code: str) -> None:
+    try:
+        second_factor.turn_off(account, {"password": password, "code": code})
+    except Problem as problem:
+        if problem.status != 401:
+            raise
+        raise ValidationProblem([{"field": "password", "message": "is not correct"}]) from problem
+
+
+def current_totp(account: Account) -> dict[str, str]:
+    return totp.pending_enrolment(account)

@@ -46,7 +46,8 @@ def authorize() -> Response | tuple[str, int]:
     server = oauth_server()
     claims = cookie_claims(ACCESS_COOKIE, "access")
     account = db.session.get(Account, int(claims["sub"])) if claims else None
-    user = Grantee(account, float(claims["iat"])) if account and claims else None
+    amr = claims.get("amr") if claims and isinstance(claims.get("amr"), list) else None
+    user = Grantee(account, float(claims["iat"]), amr) if account and claims else None
     try:
         grant = server.get_consent_grant(end_user=user)
     except OAuth2Error as error:

@@ -73,3 +73,12 @@ class ResetForm(FlaskForm):
         "Repeat the new password",
         validators=[DataRequired(), EqualTo("new_password", message="The passwords differ.")],
     )
+
+
+class TotpLoginForm(FlaskForm):
+    mfa_token = HiddenField(validators=[DataRequired()])
+    code = StringField("Code", validators=[DataRequired()])
+
+
+class TotpEnrolForm(FlaskForm):
+    code = StringField("Code from the app", validators=[DataRequired()])

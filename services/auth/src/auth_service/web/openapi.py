@@ -108,6 +108,17 @@ HOSTED_PAGES: dict[str, Any] = {
         "get": _page("showSecurityPage", "E-mail status and sign-in protections (by cookie)"),
         "post": _post("submitSecurityPage", "Mail a new verification link"),
     },
+    "/auth/web/login/totp": {
+        "post": _post(
+            "submitLoginTotpPage",
+            "The second form of a two-factor login: the code (then the cookies, as at login)",
+            NEXT,
+        ),
+    },
+    "/auth/web/totp": {
+        "get": _page("showTotpPage", "Turn on two-factor login: a QR code of a new secret"),
+        "post": _post("submitTotpPage", "Confirm with a code; shows the recovery codes once"),
+    },
     "/auth/web/password": {
         "get": _page("showPasswordPage", "The change-password form (signed in by cookie)"),
         "post": _post(

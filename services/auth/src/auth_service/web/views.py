@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlsplit
 
+import segno
 from flask import (
     Blueprint,
     current_app,
@@ -16,6 +17,7 @@ from flask import (
     url_for,
 )
 from flask_wtf import FlaskForm
+from markupsafe import Markup
 from werkzeug.wrappers import Response
 
 from auth_service.web import actions
@@ -28,6 +30,8 @@ from auth_service.web.forms import (
     PasswordForm,
     RegisterForm,
     ResetForm,
+    TotpEnrolForm,
+    TotpLoginForm,
     VerifyForm,
 )
 from shared.auth import token_verifier
@@ -145,8 +149,31 @@ def login() -> Page:
                 raise
             errors = [problem.detail or "Invalid username or password."]
         else:
+            if pair.get("mfa_required"):
+                second = TotpLoginForm(formdata=None, mfa_token=pair["mfa_token"])
+                return render("web/login_totp.html", second, errors=[], next=next_path)
             return _signed_in_response(pair, next_path)
     return render("web/login.html", form, errors=errors, next=next_path)
+
+
+@bp.route("/login/totp", methods=["POST"])
+def login_totp() -> Page:
+    """The second form of a two-factor login: the code, after the password."""
+    form = TotpLoginForm()
+    next_path = safe_next(request.values.get("next"))
+    errors: list[str] = []
+    if form.validate_on_submit():
+        try:
+            pair = actions.finish_login(
+                form.mfa_token.data, form.code.data, request.remote_addr or "unknown"
+            )
+        except Problem as problem:
+            if problem.status not in (401, 422, 429):
+                raise
+            errors = [problem.detail or "That code did not work."]
+        else:
+            return _signed_in_response(pair, next_path)
+    return render("web/login_totp.html", form, errors=errors, next=next_path)
 
 
 @bp.get("/refresh")
@@ -309,7 +336,20 @@ def security() -> Page:
     account = actions.account_of(principal.id)
     form = LogoutForm()  # only its CSRF token
     errors: list[str] = []
-    if form.validate_on_submit() and request.form.get("action") == "resend":
+    if form.validate_on_submit() and request.form.get("action") == "totp-off":
+        try:
+            actions.turn_off_totp(
+                account, request.form.get("password", ""), request.form.get("code", "")
+            )
+        except Problem as problem:
+            if problem.status not in (409, 422, 429):
+                raise
+            errors = [e["message"] for e in problem.errors or []] or [problem.detail or ""]
+            errors = [f"That did not work: {e}" for e in errors]
+        else:
+            flash("Two-factor login is off.", "success")
+            return redirect(url_for("web.security"))
+    elif form.validate_on_submit() and request.form.get("action") == "resend":
         try:
             actions.resend_verification(account)
         except Problem as problem:
@@ -320,3 +360,40 @@ def security() -> Page:
             flash(f"A new link is on its way to {account.email}.", "success")
             return redirect(url_for("web.security"))
     return render("web/security.html", form, errors=errors, account=account)
+
+
+@bp.route("/totp", methods=["GET", "POST"])
+def totp() -> Page:
+    """Turn on two-factor login: a QR code of a new secret, then a typed code confirms it."""
+    principal = signed_in()
+    if principal is None:
+        return sign_in_first(url_for("web.totp"))
+    account = actions.account_of(principal.id)
+    if account.totp_enabled:
+        return redirect(url_for("web.security"))
+    form = TotpEnrolForm()
+    errors: list[str] = []
+    if form.validate_on_submit():
+        try:
+            codes = actions.confirm_totp(account, form.code.data)
+        except Problem as problem:
+            if problem.status != 422:
+                raise
+            errors = add_field_errors(form, problem)
+        else:
+            return render("web/totp.html", form, recovery_codes=codes)
+    if request.method == "POST" and account.totp_secret:
+        # A wrong code: show the same secret again rather than making a new one.
+        return render("web/totp.html", form, errors=errors, **_enrolment(account, None))
+    return render(
+        "web/totp.html", form, errors=errors, **_enrolment(account, actions.begin_totp(account))
+    )
+
+
+def _enrolment(account: Any, started: dict[str, str] | None) -> dict[str, Any]:
+    if started is None:
+        started = actions.current_totp(account)
+    qr = segno.make(started["otpauth_uri"], error="m")
+    svg = qr.svg_inline(scale=4, title="QR code of the two-factor key")
+    # segno's own SVG markup of the URI (the QR modules as paths, our title): no user text.
+    return {"secret": started["secret"], "qr_svg": Markup(svg)}  # noqa: S704  # nosec B704

@@ -21,13 +21,7 @@ from shared.webui import ui_blueprint
 
 
 def init_app(app: Flask) -> None:
-    production = app.config["APP_ENV"] == "production"
-    # The console's own session holds only flash messages, under /console/ (auth keeps its
-    # own under /auth/ on the same host).
-    app.config.setdefault("SESSION_COOKIE_NAME", "console_session")
-    app.config.setdefault("SESSION_COOKIE_PATH", "/console/")
-    app.config.setdefault("SESSION_COOKIE_SAMESITE", "Lax")
-    app.config.setdefault("SESSION_COOKIE_SECURE", production)
+    # The session cookie's name, path and Secure flag are settings (gateway_service.config).
     init_clients(app)
     _init_cookie_verifier(app)
     app.register_blueprint(ui_blueprint(), url_prefix="/console/ui")
