@@ -24,8 +24,8 @@ LEEWAY_SECONDS = 5
 
 # The JOSE `typ` header of each kind of token auth signs (RFC 8725 3.11: explicit typing).
 # Access tokens are RFC 9068's `at+jwt`, so a generic validator checking `typ` takes nothing
-# else as one; refresh tokens have their own type.
-TOKEN_TYPES = {"access": "at+jwt", "refresh": "refresh+jwt"}
+# else as one; refresh tokens and the second login step's tokens have their own types.
+TOKEN_TYPES = {"access": "at+jwt", "refresh": "refresh+jwt", "mfa": "mfa+jwt"}
 
 
 class InvalidToken(Exception):

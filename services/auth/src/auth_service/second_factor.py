@@ -37,7 +37,8 @@ WRONG_CODE = "The code is not correct, or was used already."
 def second_step(account: Account) -> dict[str, Any]:
     """What a correct password earns an account with TOTP on: a token for the second step."""
     lifetime = current_app.config["MFA_TOKEN_SECONDS"]
-    token = sign({"sub": str(account.id), "type": MFA_TYPE}, lifetime)
+    client_id = current_app.config["FIRST_PARTY_CLIENT_ID"]
+    token = sign({"sub": str(account.id), "type": MFA_TYPE, "client_id": client_id}, lifetime)
     return {
         "mfa_required": True,
         "mfa_token": token,
