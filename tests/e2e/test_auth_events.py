@@ -167,6 +167,8 @@ def _start_content_again(stack: RunningStack, log: BinaryIO) -> subprocess.Popen
         or f"sqlite:///{stack.state_dir / 'content.sqlite3'}",
         "REDIS_URL": f"redis://127.0.0.1:{stack.env['REDIS_PORT']}/0",
         "APP_ENV": "development",
+        # As devstack gives every service: tokens name auth through this stack's gateway.
+        "ISSUER": f"{stack.gateway}/auth",
     }
     return subprocess.Popen(
         [
