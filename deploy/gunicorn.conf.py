@@ -67,21 +67,23 @@ forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
 def _problem_error(sock, status_int, reason, mesg):
     """gunicorn's own refusals (a request line too long, a malformed request, a crash while
     streaming) leave as problem+json like every other error, never as its HTML page."""
-    request_id = uuid.uuid4().hex
+    request_id = uuid.uuid4()
     body = json.dumps(
         {
             "type": "about:blank",
             "title": reason,
             "status": status_int,
             "detail": mesg or reason,
-            "instance": None,
-            "request_id": request_id,
+            # The target may be what was refused, so this occurrence is named by its id,
+            # as the gateway names its own 414s.
+            "instance": request_id.urn,
+            "request_id": request_id.hex,
         }
     ).encode()
     head = (
         f"HTTP/1.1 {status_int} {reason}\r\nConnection: close\r\n"
         f"Content-Type: application/problem+json\r\nContent-Length: {len(body)}\r\n"
-        f"X-Request-ID: {request_id}\r\n\r\n"
+        f"X-Request-ID: {request_id.hex}\r\n\r\n"
     )
     gunicorn_util.write_nonblock(sock, head.encode("latin-1") + body)
 

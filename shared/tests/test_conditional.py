@@ -5,7 +5,13 @@ from __future__ import annotations
 import pytest
 from flask import Flask
 
-from shared.conditional import conditional_json, digest_etag, if_match_allows, require_fresh
+from shared.conditional import (
+    MAX_CONDITION_LENGTH,
+    conditional_json,
+    digest_etag,
+    if_match_allows,
+    require_fresh,
+)
 from shared.problems import Problem
 
 BODY = {"id": 1, "name": "x"}
@@ -46,3 +52,18 @@ def test_if_match_is_strong_and_a_stale_tag_is_412(app):
     with stale, pytest.raises(Problem) as raised:
         require_fresh([tag])
     assert raised.value.status == 412
+
+
+@pytest.mark.parametrize("name", ["If-None-Match", "If-Match"])
+def test_a_condition_longer_than_documented_is_refused_naming_the_header(app, name):
+    # The documents bound both headers; a longer one is a 422, never silently ignored.
+    long_tag = '"' + "0" * MAX_CONDITION_LENGTH + '"'
+    with app.test_request_context(headers={name: long_tag}), pytest.raises(Problem) as raised:
+        conditional_json(BODY) if name == "If-None-Match" else require_fresh(["x"])
+    assert raised.value.status == 422
+    assert raised.value.errors == [
+        {"field": name, "message": f"At most {MAX_CONDITION_LENGTH} characters."}
+    ]
+    fits = '"' + "0" * (MAX_CONDITION_LENGTH - 2) + '"'
+    with app.test_request_context(headers={name: fits}):
+        assert conditional_json(BODY).status_code == 200

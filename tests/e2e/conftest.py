@@ -33,6 +33,8 @@ from typing import BinaryIO
 
 import pytest
 import requests
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
 
 ROOT = Path(__file__).resolve().parents[2]
 DEVSTACK = ROOT / "scripts" / "devstack.py"
@@ -59,6 +61,28 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def databases_of_its_own(env: dict[str, str]) -> dict[str, str]:
+    """Fresh PostgreSQL databases for one stack (SQLite files are per stack already).
+
+    Stacks that run at the same time must not share a database: one stack's outbox relay
+    would deliver another stack's mail and events, through its own mail server."""
+    own = {}
+    for name in ("AUTH_DATABASE_URL", "CONTENT_DATABASE_URL"):
+        value = env.get(name, "")
+        if not value.startswith("postgresql"):
+            continue
+        url = make_url(value)
+        fresh = f"{url.database}_{uuid.uuid4().hex[:8]}"
+        server = create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
+        try:
+            with server.connect() as connection:
+                connection.execute(text(f'CREATE DATABASE "{fresh}"'))
+        finally:
+            server.dispose()
+        own[name] = url.set(database=fresh).render_as_string(hide_password=False)
+    return own
+
+
 class RunningStack:
     def __init__(self, base_dir: Path, extra_env: dict[str, str] | None = None) -> None:
         self.state_dir = base_dir / "state"
@@ -79,6 +103,7 @@ class RunningStack:
             "RATE_LIMIT_ANONYMOUS": "100000/minute",
             **(extra_env or {}),
         }
+        self.env.update(databases_of_its_own(self.env))
         self.process: subprocess.Popen[bytes] | None = None
         self._output: BinaryIO | None = None
 

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 import requests
-from conftest import start_stack
+from conftest import _e2e, start_stack
 
 HERE = Path(__file__).resolve().parent
 ST = Path(sys.executable).parent / "st"
@@ -48,6 +48,8 @@ def fuzz_account(fuzz_stack: Any) -> dict[str, str]:
         timeout=30,
     )
     assert created.status_code == 201, created.text
+    # Verified, so content takes its writes and the stateful phase reaches past each create.
+    _e2e.verify_email(gateway, f"{username}@example.com")
     return {"FUZZ_USERNAME": username, "FUZZ_PASSWORD": password}
 
 

@@ -13,16 +13,28 @@ from typing import Any
 
 from flask import Response, jsonify, request
 
-from shared.problems import Problem
+from shared.problems import Problem, ValidationProblem
+
+# The longest If-Match or If-None-Match taken (the documents state it): a longer one names no
+# ETag of ours, and is refused rather than ignored, as every other over-long input is.
+MAX_CONDITION_LENGTH = 1024
 
 
 def _tags(header: str) -> list[str]:
     return [part.strip() for part in header.split(",") if part.strip()]
 
 
+def _condition(name: str) -> str | None:
+    value = request.headers.get(name)
+    if value is not None and len(value) > MAX_CONDITION_LENGTH:
+        message = f"At most {MAX_CONDITION_LENGTH} characters."
+        raise ValidationProblem([{"field": name, "message": message}], "Header too long.")
+    return value
+
+
 def not_modified(current: str) -> bool:
     """If-None-Match uses the weak comparison: W/ prefixes are ignored."""
-    header = request.headers.get("If-None-Match")
+    header = _condition("If-None-Match")
     if header is None:
         return False
     tags = [tag.removeprefix("W/") for tag in _tags(header)]
@@ -42,7 +54,7 @@ def if_match_allows(current: Iterable[str]) -> bool | None:
 
     If-Match uses the strong comparison, so a weak tag never matches.
     """
-    header = request.headers.get("If-Match")
+    header = _condition("If-Match")
     if header is None:
         return None
     tags = _tags(header)

@@ -12,6 +12,7 @@ from typing import Any, Literal
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
+from shared.conditional import MAX_CONDITION_LENGTH
 from shared.ids import MAX_ID
 from shared.paging import DEFAULT_PER_PAGE, MAX_PAGE, MAX_PER_PAGE
 from shared.schemas import ProblemDetails
@@ -155,7 +156,10 @@ LIST_HEADERS = {
 ETAG_HEADER = {
     "ETag": {"description": "The representation's version.", "schema": {"type": "string"}}
 }
-IF_NONE_MATCH = header("If-None-Match", "An ETag; an unchanged resource gives 304.")
+CONDITION_SCHEMA = {"type": "string", "maxLength": MAX_CONDITION_LENGTH}
+IF_NONE_MATCH = header(
+    "If-None-Match", "An ETag; an unchanged resource gives 304.", CONDITION_SCHEMA
+)
 NOT_MODIFIED = {
     "description": "Not modified since the ETag in If-None-Match.",
     "headers": ETAG_HEADER,
@@ -163,7 +167,7 @@ NOT_MODIFIED = {
 
 
 def if_match(effect: str) -> dict[str, Any]:
-    return header("If-Match", f"An ETag; a stale one gives 412 and {effect}.")
+    return header("If-Match", f"An ETag; a stale one gives 412 and {effect}.", CONDITION_SCHEMA)
 
 
 def base_components(schemas: dict[str, Any]) -> dict[str, Any]:

@@ -22,6 +22,7 @@ from auth_service.oauth_schemas import (
     DEFAULT_GRANT_TYPES,
     DEFAULT_SCOPE,
     GRANT_TYPES,
+    MAX_CLIENTS,
     ClientRegistration,
 )
 from auth_service.schemas import parse
@@ -74,7 +75,9 @@ def create() -> tuple[Response, int]:
 @bp.get("/clients")
 @require_admin
 def list_clients() -> Response:
-    clients = db.session.execute(db.select(OAuthClient).order_by(OAuthClient.created_at)).scalars()
+    clients = db.session.execute(
+        db.select(OAuthClient).order_by(OAuthClient.created_at).limit(MAX_CLIENTS)
+    ).scalars()
     return jsonify([c.to_public() for c in clients])
 
 

@@ -8,6 +8,7 @@ from pydantic import BaseModel
 
 from auth_service.oauth_schemas import (
     GRANT_TYPES,
+    MAX_CLIENTS,
     ClientCreated,
     ClientPublic,
     ClientRegistration,
@@ -68,6 +69,9 @@ def _oauth_errors(*statuses: str) -> dict[str, Any]:
 
 
 STRING = {"type": "string", "maxLength": 2000}
+# Ids as registration makes them (token_urlsafe), within the column's 64 characters; never a
+# dot segment or a control character, which the gateway refuses before routing.
+CLIENT_ID = {"type": "string", "pattern": "^[A-Za-z0-9_-][A-Za-z0-9._~-]{0,63}$"}
 CLIENT_FIELDS = {"client_id": STRING, "client_secret": STRING}
 TOKEN_FIELDS = {"token": STRING, "token_type_hint": {"enum": ["access_token", "refresh_token"]}}
 
@@ -227,8 +231,10 @@ PATHS: dict[str, Any] = {
             "Registered OAuth clients (admin)",
             {
                 "200": {
-                    "description": "Every client.",
-                    "content": json_content({"type": "array", "items": ref("ClientPublic")}),
+                    "description": f"Every client, oldest first (at most {MAX_CLIENTS}).",
+                    "content": json_content(
+                        {"type": "array", "items": ref("ClientPublic"), "maxItems": MAX_CLIENTS}
+                    ),
                 },
                 **problems("401", "403", "503"),
             },
@@ -253,7 +259,7 @@ PATHS: dict[str, Any] = {
     },
     "/auth/clients/{client_id}": {
         "parameters": [
-            {"name": "client_id", "in": "path", "required": True, "schema": STRING},
+            {"name": "client_id", "in": "path", "required": True, "schema": CLIENT_ID},
         ],
         "get": _operation(
             "getClient",

@@ -21,6 +21,9 @@ GRANT_TYPES: tuple[str, ...] = GrantType.__args__  # type: ignore[attr-defined]
 DEFAULT_GRANT_TYPES: list[GrantType] = ["authorization_code", "refresh_token"]
 DEFAULT_SCOPE = "openid profile email items:write posts:write"
 MAX_REDIRECT_URIS = 10
+# The admin listing answers at most this many clients, oldest first (no paging: a suite
+# registers a handful).
+MAX_CLIENTS = 1000
 
 
 def redirect_uri_problem(uri: str) -> str | None:
@@ -65,7 +68,9 @@ class ClientRegistration(Strict):
         description="Compared exactly: no prefixes, no decoding, no case folding.",
     )
     grant_types: list[GrantType] = Field(
-        default_factory=lambda: list(DEFAULT_GRANT_TYPES), min_length=1
+        default_factory=lambda: list(DEFAULT_GRANT_TYPES),
+        min_length=1,
+        max_length=len(GRANT_TYPES),
     )
     scope: str = Field(
         default=DEFAULT_SCOPE,
@@ -106,8 +111,8 @@ class ClientPublic(BaseModel):
     client_id: str
     name: str
     public: bool
-    redirect_uris: list[str]
-    grant_types: list[str]
+    redirect_uris: list[str] = Field(max_length=MAX_REDIRECT_URIS)
+    grant_types: list[str] = Field(max_length=len(GRANT_TYPES))
     scope: str
     first_party: bool
     created_at: datetime
@@ -149,9 +154,10 @@ class ServerMetadata(BaseModel):
     authorization_endpoint: str
     token_endpoint: str
     jwks_uri: str
-    response_types_supported: list[str]
-    subject_types_supported: list[str]
-    id_token_signing_alg_values_supported: list[str]
+    # Bounded as every array in the documents; the server lists a handful of each.
+    response_types_supported: list[str] = Field(max_length=20)
+    subject_types_supported: list[str] = Field(max_length=20)
+    id_token_signing_alg_values_supported: list[str] = Field(max_length=20)
 
 
 class Introspection(BaseModel):

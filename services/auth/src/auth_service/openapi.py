@@ -27,6 +27,7 @@ from auth_service.schemas import (
     TotpCode,
     TotpRemoval,
 )
+from auth_service.totp import RECOVERY_CODES
 from auth_service.web.openapi import HOSTED_PAGES
 from shared.openapi import (
     BEARER,
@@ -163,7 +164,7 @@ PATHS: dict[str, Any] = {
             {
                 "200": _ok("Your account.", ref("AccountPublic"), headers=ETAG_HEADER),
                 "304": NOT_MODIFIED,
-                **problems("401", "503"),
+                **problems("401", "422", "503"),
             },
             parameters=[IF_NONE_MATCH],
         ),
@@ -281,7 +282,11 @@ PATHS: dict[str, Any] = {
                     {
                         "type": "object",
                         "properties": {
-                            "recovery_codes": {"type": "array", "items": {"type": "string"}}
+                            "recovery_codes": {
+                                "type": "array",
+                                "items": {"type": "string"},
+                                "maxItems": RECOVERY_CODES,
+                            }
                         },
                     },
                 ),
@@ -356,7 +361,7 @@ PATHS: dict[str, Any] = {
             {
                 "200": _ok("The account.", ref("AdminAccount"), headers=ETAG_HEADER),
                 "304": NOT_MODIFIED,
-                **problems("401", "403", "404", "503"),
+                **problems("401", "403", "404", "422", "503"),
             },
             tag="admin",
             parameters=[IF_NONE_MATCH],

@@ -191,7 +191,7 @@ def _get_op(tag: str, public: str) -> dict[str, Any]:
                 "content": json_content(ref(public)),
             },
             "304": NOT_MODIFIED,
-            **problems("401", "404"),
+            **problems("401", "404", "422"),
         },
     }
 
@@ -221,7 +221,7 @@ def _create_op(tag: str, create: str, public: str) -> dict[str, Any]:
                 "content": json_content(ref(public)),
                 "links": _links(tag),
             },
-            **problems("400", "401", "409", "415", "422", "503"),
+            **problems("400", "401", "403", "409", "415", "422", "503"),
         },
     }
 
@@ -268,7 +268,7 @@ def _single(tag: str, noun: str, model: str) -> dict[str, Any]:
             "parameters": [if_match("deletes nothing")],
             "responses": {
                 "204": {"description": "Deleted."},
-                **problems("401", "403", "404", "412", "503"),
+                **problems("401", "403", "404", "412", "422", "503"),
             },
         },
     }

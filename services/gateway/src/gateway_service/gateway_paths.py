@@ -17,7 +17,14 @@ from shared.openapi import (
 
 _STATUS = {
     "type": "object",
-    "properties": {"status": {"type": "string", "maxLength": 40}},
+    "properties": {
+        "status": {"type": "string", "maxLength": 40},
+        # readiness: each dependency's state, by name
+        "checks": {
+            "type": "object",
+            "additionalProperties": {"type": "string", "maxLength": 200},
+        },
+    },
     "additionalProperties": {"type": "string", "maxLength": 200},
 }
 RATE_LIMIT_HEADERS = {
@@ -26,6 +33,8 @@ RATE_LIMIT_HEADERS = {
     "RateLimit-Reset": {"$ref": "#/components/headers/RateLimit-Reset"},
 }
 _SECONDS = {"type": "integer", "minimum": 0, "maximum": 86400}
+# A count of requests: any RATE_LIMIT an operator sets (e.g. "100000/minute"), not a time.
+_REQUESTS = {"type": "integer", "minimum": 0, "maximum": 2_147_483_647}
 
 
 def _ok(description: str, schema: dict[str, Any]) -> dict[str, Any]:
@@ -139,8 +148,8 @@ GATEWAY_PATHS: dict[str, Any] = {
 
 GATEWAY_COMPONENTS: dict[str, Any] = base_components(component_schemas([], []))
 GATEWAY_COMPONENTS["headers"] = {
-    "RateLimit-Limit": {"description": "Requests allowed in the window.", "schema": _SECONDS},
-    "RateLimit-Remaining": {"description": "Requests left in the window.", "schema": _SECONDS},
+    "RateLimit-Limit": {"description": "Requests allowed in the window.", "schema": _REQUESTS},
+    "RateLimit-Remaining": {"description": "Requests left in the window.", "schema": _REQUESTS},
     "RateLimit-Reset": {"description": "Seconds until the window ends.", "schema": _SECONDS},
     "Retry-After": {"description": "Seconds to wait before trying again.", "schema": _SECONDS},
 }
@@ -152,6 +161,15 @@ GATEWAY_COMPONENTS["responses"].update(
                 **RATE_LIMIT_HEADERS,
                 "Retry-After": {"$ref": "#/components/headers/Retry-After"},
             },
+            "content": {
+                "application/problem+json": {
+                    "schema": {"$ref": "#/components/schemas/ProblemDetails"}
+                }
+            },
+        },
+        "MalformedRequest": {
+            "description": "Refused at the edge before routing: a path with control "
+            "characters, dot segments or encoded slashes, or a body whose framing is broken.",
             "content": {
                 "application/problem+json": {
                     "schema": {"$ref": "#/components/schemas/ProblemDetails"}
@@ -178,6 +196,7 @@ GATEWAY_COMPONENTS["responses"].update(
 )
 # What the gateway itself can answer on any path it forwards, before or instead of a service.
 EDGE_ANSWERS: dict[str, Any] = {
+    "400": {"$ref": "#/components/responses/MalformedRequest"},
     "401": {"$ref": "#/components/responses/Unauthorized"},
     "414": {"$ref": "#/components/responses/URITooLong"},
     "429": {"$ref": "#/components/responses/RateLimited"},

@@ -132,7 +132,14 @@ HOSTED_PAGES: dict[str, Any] = {
             "security": [],
             "summary": "The pages' stylesheet",
             "parameters": [
-                {"name": "filename", "in": "path", "required": True, "schema": {"type": "string"}}
+                {
+                    "name": "filename",
+                    "in": "path",
+                    "required": True,
+                    # A plain file name: no dot segment, separator or control character,
+                    # which the gateway refuses before routing.
+                    "schema": {"type": "string", "pattern": "^[A-Za-z0-9_-][A-Za-z0-9._-]{0,127}$"},
+                }
             ],
             "responses": {"200": {"description": "the file"}, "404": {"description": "none"}},
         }
