@@ -118,7 +118,8 @@ chown 10001 "$key_file" && chmod 600 "$key_file"
 awk -v keys="$WORK/jwt-keys" -v smtp="smtp://127.0.0.1:$MAIL_PORT?starttls=no" \
   -v public="http://127.0.0.1:$TEST_GATEWAY_PORT" '
   /^SMTP_URL=/ { print "SMTP_URL=" smtp; next }
-  /^PUBLIC_BASE_URL=/ { print "PUBLIC_BASE_URL=" public; next }
+  /^PUBLIC_BASE_URL=/ { print "PUBLIC_BASE_URL=" public; print "COOKIE_SECURE=false"; next }
+  /^ISSUER=/ { print "ISSUER=" public "/auth"; next }
   /^[A-Z_]+=$/ { cmd = "openssl rand -hex 32"; cmd | getline secret; close(cmd); print $0 secret; next }
   /^AUTH_JWT_KEYS=/ { print "AUTH_JWT_KEYS=" keys; next }
   /^CORS_ORIGINS=/ { print "CORS_ORIGINS=http://localhost:3000,http://localhost:5173"; next }

@@ -159,6 +159,9 @@ CONTENT_SERVICE_URL=http://127.0.0.1:$CONTENT_PORT
 # folder the end-to-end tests read the mailed links from.
 SMTP_URL=smtp://127.0.0.1:$MAIL_PORT?starttls=no
 PUBLIC_BASE_URL=http://127.0.0.1:$GATEWAY_PORT
+ISSUER=http://127.0.0.1:$GATEWAY_PORT/auth
+# Production over plain HTTP on this host only: the tests' HTTP client must get its cookies.
+COOKIE_SECURE=false
 CORS_ORIGINS=http://localhost:3000,http://localhost:5173
 UPSTREAM_READ_TIMEOUT=5
 GUNICORN_WORKERS=2

@@ -47,3 +47,13 @@ def test_secure_in_production_unless_set_on_purpose():
     client = _app("svc", **production).test_client()
     header = client.get("/set").headers["Set-Cookie"]
     assert "Secure" in header and "HttpOnly" in header and "SameSite=Lax" in header
+
+
+def test_cookie_secure_from_the_environment(monkeypatch):
+    production = {"APP_ENV": "production", "SECRET_KEY": SECRET, "SERVICE_TOKEN": SECRET}
+    monkeypatch.setenv("COOKIE_SECURE", "false")  # a production build tested over plain HTTP
+    assert build_config("svc", {}, production)["SESSION_COOKIE_SECURE"] is False
+    monkeypatch.setenv("COOKIE_SECURE", "")  # compose passes an unset variable as empty
+    assert build_config("svc", {}, production)["SESSION_COOKIE_SECURE"] is True
+    monkeypatch.setenv("COOKIE_SECURE", "true")
+    assert build_config("svc", {}, {"APP_ENV": "development"})["SESSION_COOKIE_SECURE"] is True

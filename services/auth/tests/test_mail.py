@@ -8,6 +8,7 @@ import pytest
 from mailserver import MailServer
 
 from auth_service import create_app
+from auth_service.config import load_config
 from auth_service.extensions import db
 from auth_service.mail import queue_mail
 from auth_service.models import Account, OutboxEvent
@@ -124,6 +125,30 @@ def test_production_refuses_to_start_without_smtp_or_with_plain_smtp_abroad(keys
         create_app({**secrets, "JWT_KEYS_DIR": str(keys_dir), "SMTP_URL": "smtps://mx.example.com"})
     # A relay on this machine may take plain SMTP.
     assert parse_smtp_url("smtp://localhost:25?starttls=no", production=True).port == 25
+
+
+@pytest.mark.parametrize(
+    ("issuer", "refused"),
+    [
+        ("http://app.example.com/auth", True),  # OAuth over plain HTTP on the network
+        ("https://app.example.com/auth", False),
+        ("http://127.0.0.1:8000/auth", False),  # a production build tried on one host
+    ],
+)
+def test_production_wants_an_https_issuer(issuer, refused):
+    settings = {
+        "APP_ENV": "production",
+        "SECRET_KEY": "s" * 40,
+        "SERVICE_TOKEN": "t" * 40,
+        "SMTP_URL": "smtps://mx.example.com",
+        "PUBLIC_BASE_URL": "https://app.example.com",
+        "JWT_ISSUER": issuer,
+    }
+    if refused:
+        with pytest.raises(ConfigError, match="ISSUER must be an https URL"):
+            load_config(settings)
+    else:
+        assert load_config(settings)["JWT_ISSUER"] == issuer
 
 
 def test_a_queued_mail_is_sent_and_its_text_is_not_kept(app, register, mail_server):

@@ -98,8 +98,10 @@ def build_config(
 ) -> dict[str, Any]:
     """Merge base settings, the service's own settings and a caller's overrides, then check."""
     config = {**base_settings(service), **service_defaults, **(overrides or {})}
-    # Cookies only over HTTPS in production, unless a caller says otherwise on purpose.
-    config.setdefault("SESSION_COOKIE_SECURE", config["APP_ENV"] == "production")
+    # Cookies only over HTTPS in production; COOKIE_SECURE=false is for a production build
+    # tested over plain HTTP on one host, never for a real deployment.
+    secure_by_default = config["APP_ENV"] == "production"
+    config.setdefault("SESSION_COOKIE_SECURE", env_bool("COOKIE_SECURE", secure_by_default))
     if config["APP_ENV"] == "production":
         refuse_default_secrets(config, secret_keys)
     return config

@@ -6,6 +6,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from authlib.common.security import is_secure_transport
+
 from auth_service.smtp import SmtpServer, parse_smtp_url
 from shared.config import (
     ConfigError,
@@ -103,6 +105,9 @@ def load_config(overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
         if config["APP_ENV"] == "production":
             raise ConfigError("PUBLIC_BASE_URL must be set in production (the gateway's address)")
         config["PUBLIC_BASE_URL"] = "http://127.0.0.1:8000"
+    if config["APP_ENV"] == "production" and not is_secure_transport(config["JWT_ISSUER"]):
+        # authlib refuses OAuth over plain HTTP per request; refuse the setting at start instead.
+        raise ConfigError("ISSUER must be an https URL in production (http only on loopback)")
     if config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
         # Several gunicorn workers share one SQLite file: wait for a lock instead of failing.
         config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {"connect_args": {"timeout": 15}})

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from authlib.integrations.flask_oauth2 import AuthorizationServer
-from authlib.integrations.flask_oauth2.requests import FlaskOAuth2Request
+from authlib.integrations.flask_oauth2.requests import FlaskOAuth2Payload, FlaskOAuth2Request
 from authlib.oauth2.rfc6749 import grants
 from authlib.oauth2.rfc6749.errors import InvalidGrantError, InvalidRequestError
 from authlib.oauth2.rfc6749.requests import OAuth2Request
@@ -161,7 +161,9 @@ class PublicUrlRequest(FlaskOAuth2Request):
             headers=flask_request.headers,
         )
         self._request = flask_request
-        self.payload = FlaskOAuth2Request(flask_request).payload
+        # The payload alone: a FlaskOAuth2Request would check auth's internal URL
+        # (http://auth:8001 in containers) for https, and refuse every request.
+        self.payload = FlaskOAuth2Payload(flask_request)
 
 
 class SuiteAuthorizationServer(AuthorizationServer):
