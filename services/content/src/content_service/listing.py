@@ -9,10 +9,11 @@ result rows, not ORM objects: a list only reads them.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, Row, func, select
+from sqlalchemy import ColumnElement, Integer, Row, Select, bindparam, func, select
 from sqlalchemy.sql import FromClause
 
 from content_service import counters
@@ -31,16 +32,38 @@ def page_rows(
     """The rows on the requested page, in order, and the total across all pages.
 
     `columns` are selected beside the model's own (from the `joined` table, outer-joined on
-    its condition).
+    its condition); both must be the caller's module-level constants.
     """
-    sort = getattr(model, paging.sort_field)
-    order = (sort.desc(), model.id.desc()) if paging.descending else (sort.asc(), model.id.asc())
+    shape = (model, paging.sort_field, paging.descending, tuple(columns), joined)
+    if conditions:
+        statement = _page_statement(*shape, tuple(conditions))
+    else:
+        statement = _unfiltered_page_statement(*shape)
+    page = {"page_offset": paging.offset, "page_limit": paging.per_page}
+    rows = list(read(statement, page))
+    if rows:
+        return rows, rows[0].list_total
+    total = _total(model, conditions)
+    return rows, db.session.scalar(select(total)) or 0  # a page past the end: the total alone
+
+
+def _page_statement(
+    model: Any,
+    sort_field: str,
+    descending: bool,
+    columns: tuple[Any, ...],
+    joined: tuple[FromClause, ColumnElement[bool]] | None,
+    conditions: tuple[ColumnElement[bool], ...] = (),
+) -> Select[Any]:
+    """The page's statement; its offset and limit are bound parameters."""
+    sort = getattr(model, sort_field)
+    order = (sort.desc(), model.id.desc()) if descending else (sort.asc(), model.id.asc())
     page = (
         select(model.id)
         .where(*conditions)
         .order_by(*order)
-        .offset(paging.offset)
-        .limit(paging.per_page)
+        .offset(bindparam("page_offset", type_=Integer))
+        .limit(bindparam("page_limit", type_=Integer))
         .subquery("page")
     )
     total = _total(model, conditions)
@@ -49,10 +72,13 @@ def page_rows(
     )
     if joined is not None:
         statement = statement.outerjoin(*joined)
-    rows = list(read(statement.order_by(*order)))
-    if rows:
-        return rows, rows[0].list_total
-    return rows, db.session.scalar(select(total)) or 0  # a page past the end: the total alone
+    return statement.order_by(*order)
+
+
+# An unfiltered list (the common case) is one of a few statements: each is built once, so a
+# request neither builds SQL expressions nor works out their cache key (about half of a
+# page's CPU before, by cProfile).
+_unfiltered_page_statement = functools.lru_cache(maxsize=64)(_page_statement)
 
 
 def _total(model: Any, conditions: Sequence[ColumnElement[bool]]) -> Any:

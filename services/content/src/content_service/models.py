@@ -25,7 +25,10 @@ def aware(moment: datetime) -> datetime:
 
 
 def iso(moment: datetime) -> str:
-    return aware(moment).isoformat().replace("+00:00", "Z")
+    # Every list row formats two of these: no new datetime for SQLite's zoneless UTC.
+    if moment.tzinfo is None:
+        return moment.isoformat() + "Z"
+    return moment.isoformat().replace("+00:00", "Z")
 
 
 class User(db.Model):  # type: ignore[name-defined]
