@@ -25,6 +25,7 @@ class LeanJSONProvider(DefaultJSONProvider):
     def __init__(self, app: Flask) -> None:
         super().__init__(app)
         self._default = self.default
+        self._flask = app  # typed as Flask: its response_class takes a body
 
     def dumps(self, obj: Any, **kwargs: Any) -> str:
         if kwargs:  # a caller's own options: Flask's way
@@ -37,4 +38,4 @@ class LeanJSONProvider(DefaultJSONProvider):
             default=self._default,
             option=OPTIONS | orjson.OPT_APPEND_NEWLINE,
         )
-        return self._app.response_class(body, mimetype=self.mimetype)  # type: ignore[return-value]
+        return self._flask.response_class(body, mimetype=self.mimetype)

@@ -24,17 +24,18 @@ import os
 import signal
 import sys
 import uuid
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httptools
-from flask import Flask
 from uvicorn.config import Config
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from uvicorn_worker import UvicornWorker
 
-from gateway_service.edge import Edge
 from shared.problems import PROBLEM_MIMETYPE, problem_body
 from shared.request_id import accept_or_mint
+
+if TYPE_CHECKING:
+    from flask import Flask
 
 REASONS = {400: "Bad Request", 414: "URI Too Long", 431: "Request Header Fields Too Large"}
 
@@ -51,8 +52,7 @@ class HeadGate(asyncio.Protocol):
 
     def __init__(self, config: Config, **kwargs: Any) -> None:
         self.inner = HttpToolsProtocol(config, **kwargs)
-        edge = config.app
-        settings = edge.config if isinstance(edge, Edge) else {}
+        settings = getattr(config.app, "config", {})  # the edge's settings
         self.max_target = int(settings.get("MAX_TARGET_BYTES", 8 * 1024))
         self.max_head = int(settings.get("MAX_HEAD_BYTES", 32 * 1024))
         self.parser = httptools.HttpRequestParser(self)
@@ -151,6 +151,9 @@ class EdgeWorker(UvicornWorker):
     }
 
     def load_wsgi(self) -> None:
+        # Here, in the worker: the master imports this module only for the class.
+        from gateway_service.edge import Edge
+
         super().load_wsgi()
         app: Flask = self.wsgi  # type: ignore[has-type]  # the Flask app of gunicorn's app spec
         self.wsgi = Edge(app, threads=self.cfg.threads)
