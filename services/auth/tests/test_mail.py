@@ -110,7 +110,12 @@ def test_unusable_smtp_urls_are_refused_at_start(url):
 
 
 def test_production_refuses_to_start_without_smtp_or_with_plain_smtp_abroad(keys_dir):
-    secrets = {"APP_ENV": "production", "SECRET_KEY": "s" * 40, "SERVICE_TOKEN": "t" * 40}
+    secrets = {
+        "APP_ENV": "production",
+        "SECRET_KEY": "s" * 40,
+        "SERVICE_TOKEN": "t" * 40,
+        "TOTP_ENCRYPTION_KEY": "o" * 40,
+    }
     with pytest.raises(ConfigError, match="SMTP_URL must be set"):
         create_app({**secrets, "JWT_KEYS_DIR": str(keys_dir)})
     with pytest.raises(ConfigError, match="without TLS"):
@@ -140,6 +145,7 @@ def test_production_wants_an_https_issuer(issuer, refused):
         "APP_ENV": "production",
         "SECRET_KEY": "s" * 40,
         "SERVICE_TOKEN": "t" * 40,
+        "TOTP_ENCRYPTION_KEY": "o" * 40,
         "SMTP_URL": "smtps://mx.example.com",
         "PUBLIC_BASE_URL": "https://app.example.com",
         "JWT_ISSUER": issuer,
