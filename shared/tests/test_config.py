@@ -34,7 +34,10 @@ def test_production_with_real_secrets(monkeypatch):
     monkeypatch.setenv("SERVICE_TOKEN", "t" * 40)
     monkeypatch.setenv("ISSUER", "https://app.example.com/auth")
     config = build_config("svc", {})
-    assert (config["APP_ENV"], config["JWT_ISSUER"]) == ("production", "https://app.example.com/auth")
+    assert (config["APP_ENV"], config["JWT_ISSUER"]) == (
+        "production",
+        "https://app.example.com/auth",
+    )
 
 
 @pytest.mark.parametrize("issuer", [None, DEFAULT_ISSUER])
