@@ -207,6 +207,6 @@ def test_the_pages_session_cookie_is_secure_in_production():
         "TOTP_ENCRYPTION_KEY": "o" * 40,
     }
     mail = {"SMTP_URL": "smtps://mx.example.com", "PUBLIC_BASE_URL": "https://suite.example"}
-    config = load_config({**secrets, **mail})
+    config = load_config({**secrets, **mail, "JWT_ISSUER": "https://suite.example/auth"})
     assert config["SESSION_COOKIE_SECURE"] is True
     assert config["TOKEN_COOKIE_SECURE"] is True

@@ -104,7 +104,21 @@ def build_config(
     config.setdefault("SESSION_COOKIE_SECURE", env_bool("COOKIE_SECURE", secure_by_default))
     if config["APP_ENV"] == "production":
         refuse_default_secrets(config, secret_keys)
+        refuse_default_issuer(config)
     return config
+
+
+def refuse_default_issuer(config: Mapping[str, Any]) -> None:
+    """Production names its own issuer: the default is `make up`'s loopback gateway.
+
+    Every token's `iss` and the OpenID Connect discovery document come from it; a default
+    would pass as loopback and hand out tokens no client outside this host can use.
+    """
+    if config["JWT_ISSUER"] == DEFAULT_ISSUER:
+        raise ConfigError(
+            "ISSUER must be set in production to auth's public URL through the gateway "
+            "(for example https://app.example.com/auth)"
+        )
 
 
 def refuse_default_secrets(config: Mapping[str, Any], secret_keys: tuple[str, ...]) -> None:
