@@ -93,13 +93,14 @@ def test_the_mailed_link_verifies_the_address_and_opens_content_writes(gateway):
 def registrant_view(gateway: str, email: str) -> dict:
     """What someone registering with `email` can observe, without its mailbox."""
     name = "m" + uuid.uuid4().hex[:10]
+    password = "newcomer passphrase " + uuid.uuid4().hex[:6]  # not the owner's
     answer = requests.post(
         f"{gateway}/auth/register",
-        json={"username": name, "email": email, "password": PASSWORD},
+        json={"username": name, "email": email, "password": password},
         timeout=10,
     )
     assert answer.status_code == 201, answer.text
-    pair = login(gateway, name)
+    pair = login(gateway, name, password)
     assert pair.status_code == 200, pair.text
     headers = bearer(pair.json())
     me = requests.get(f"{gateway}/auth/me", headers=headers, timeout=10).json()
@@ -120,7 +121,7 @@ def registrant_view(gateway: str, email: str) -> dict:
         "id": me["id"],
         "answer_is_me": answer.json() == me,
         "email_verified": me["email_verified"],
-        "by_address": login(gateway, email).status_code,
+        "by_address": login(gateway, email, password).status_code,
         "post": post.status_code,
         "resends": [r.status_code for r in resends],
         "profile": profile is not None and profile["username"] == name,
