@@ -149,6 +149,11 @@ def test_wrong_codes_are_throttled_like_passwords(gateway, stack):
     )
     assert right.status_code == 429, right.text
     assert int(right.headers["Retry-After"]) > 0
-    # The account's tries are spent for its password too: codes count like passwords.
-    again = requests.post(f"{gateway}/auth/login", json=login, timeout=10)
-    assert again.status_code == 429
+    # Counted per account, not per sign-in: a new password step does not get new tries.
+    again = requests.post(f"{gateway}/auth/login", json=login, timeout=10).json()
+    retried = requests.post(
+        f"{gateway}/auth/login/totp",
+        json={"mfa_token": again["mfa_token"], "code": pyotp.TOTP(secret).at(time.time() + 30)},
+        timeout=10,
+    )
+    assert retried.status_code == 429, retried.text
