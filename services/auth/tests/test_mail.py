@@ -114,6 +114,7 @@ def test_production_refuses_to_start_without_smtp_or_with_plain_smtp_abroad(keys
         "APP_ENV": "production",
         "SECRET_KEY": "s" * 40,
         "RELAY_CLIENT_SECRET": "t" * 40,
+        "TOTP_ENCRYPTION_KEY": "o" * 40,
         "JWT_ISSUER": "https://app.example.com/auth",
     }
     with pytest.raises(ConfigError, match="SMTP_URL must be set"):
@@ -149,6 +150,7 @@ def test_production_wants_its_own_https_issuer(monkeypatch, issuer, refused):
         "APP_ENV": "production",
         "SECRET_KEY": "s" * 40,
         "RELAY_CLIENT_SECRET": "t" * 40,
+        "TOTP_ENCRYPTION_KEY": "o" * 40,
         "SMTP_URL": "smtps://mx.example.com",
         "PUBLIC_BASE_URL": "https://app.example.com",
     }

@@ -202,6 +202,7 @@ def test_production_refuses_a_default_or_missing_relay_secret():
     settings = {
         "APP_ENV": "production",
         "SECRET_KEY": "s" * 40,
+        "TOTP_ENCRYPTION_KEY": "o" * 40,
         "SMTP_URL": "smtps://mx.example.com",
         "PUBLIC_BASE_URL": "https://app.example.com",
         "JWT_ISSUER": "https://app.example.com/auth",
