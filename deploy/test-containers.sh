@@ -151,7 +151,6 @@ CONTENT_DATABASE_URL="postgresql+psycopg://content:$CONTENT_DB_PASSWORD@127.0.0.
 cat >"$WORK/common.env" <<EOF
 APP_ENV=production
 SECRET_KEY=$(secret)
-SERVICE_TOKEN=$(secret)
 TOTP_ENCRYPTION_KEY=$(secret)
 REDIS_URL=redis://:$REDIS_PASSWORD@127.0.0.1:$REDIS_PORT/0
 AUTH_SERVICE_URL=http://127.0.0.1:$AUTH_PORT
@@ -168,7 +167,7 @@ UPSTREAM_READ_TIMEOUT=5
 GUNICORN_WORKERS=2
 LOG_FORMAT=json
 EOF
-echo "AUTH_DATABASE_URL=$AUTH_DATABASE_URL" >"$WORK/auth.env"
+printf 'AUTH_DATABASE_URL=%s\nRELAY_CLIENT_SECRET=%s\n' "$AUTH_DATABASE_URL" "$(secret)" >"$WORK/auth.env"
 echo "CONTENT_DATABASE_URL=$CONTENT_DATABASE_URL" >"$WORK/content.env"
 : >"$WORK/gateway.env"
 chmod 600 "$WORK"/*.env

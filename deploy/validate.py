@@ -30,7 +30,7 @@ MIGRATING_SERVICES = ("auth", "content")
 # What a production stack must be given; none may have a default in docker-compose.yml.
 SECRETS = {
     "SECRET_KEY",
-    "SERVICE_TOKEN",
+    "RELAY_CLIENT_SECRET",
     "TOTP_ENCRYPTION_KEY",
     "AUTH_DB_PASSWORD",
     "CONTENT_DB_PASSWORD",

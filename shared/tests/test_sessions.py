@@ -42,7 +42,6 @@ def test_secure_in_production_unless_set_on_purpose():
     production = {
         "APP_ENV": "production",
         "SECRET_KEY": SECRET,
-        "SERVICE_TOKEN": SECRET,
         "JWT_ISSUER": "https://app.example.com/auth",
     }
     assert build_config("svc", {}, production)["SESSION_COOKIE_SECURE"] is True
@@ -58,7 +57,6 @@ def test_cookie_secure_from_the_environment(monkeypatch):
     production = {
         "APP_ENV": "production",
         "SECRET_KEY": SECRET,
-        "SERVICE_TOKEN": SECRET,
         "JWT_ISSUER": "https://app.example.com/auth",
     }
     monkeypatch.setenv("COOKIE_SECURE", "false")  # a production build tested over plain HTTP

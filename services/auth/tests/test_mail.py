@@ -113,7 +113,7 @@ def test_production_refuses_to_start_without_smtp_or_with_plain_smtp_abroad(keys
     secrets = {
         "APP_ENV": "production",
         "SECRET_KEY": "s" * 40,
-        "SERVICE_TOKEN": "t" * 40,
+        "RELAY_CLIENT_SECRET": "t" * 40,
         "TOTP_ENCRYPTION_KEY": "o" * 40,
         "JWT_ISSUER": "https://app.example.com/auth",
     }
@@ -149,7 +149,7 @@ def test_production_wants_its_own_https_issuer(monkeypatch, issuer, refused):
     settings = {
         "APP_ENV": "production",
         "SECRET_KEY": "s" * 40,
-        "SERVICE_TOKEN": "t" * 40,
+        "RELAY_CLIENT_SECRET": "t" * 40,
         "TOTP_ENCRYPTION_KEY": "o" * 40,
         "SMTP_URL": "smtps://mx.example.com",
         "PUBLIC_BASE_URL": "https://app.example.com",

@@ -233,7 +233,7 @@ def test_an_unknown_key_turns_the_enrolment_unreadable(make_app, enrolled, clock
 PRODUCTION = {
     "APP_ENV": "production",
     "SECRET_KEY": "s" * 40,
-    "SERVICE_TOKEN": "t" * 40,
+    "RELAY_CLIENT_SECRET": "t" * 40,
     "SMTP_URL": "smtps://mx.example.com",
     "PUBLIC_BASE_URL": "https://app.example.com",
     "JWT_ISSUER": "https://app.example.com/auth",

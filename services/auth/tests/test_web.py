@@ -203,7 +203,7 @@ def test_the_pages_session_cookie_is_secure_in_production():
     secrets = {
         "APP_ENV": "production",
         "SECRET_KEY": "s" * 40,
-        "SERVICE_TOKEN": "t" * 40,
+        "RELAY_CLIENT_SECRET": "t" * 40,
         "TOTP_ENCRYPTION_KEY": "o" * 40,
     }
     mail = {"SMTP_URL": "smtps://mx.example.com", "PUBLIC_BASE_URL": "https://suite.example"}

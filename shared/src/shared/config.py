@@ -80,7 +80,6 @@ def base_settings(service: str) -> dict[str, Any]:
         # An unknown key id refetches the JWKS at most this often (auth's key activation
         # delay must exceed it).
         "JWKS_REFETCH_COOLDOWN": env_float("JWKS_REFETCH_COOLDOWN", 10.0),
-        "SERVICE_TOKEN": env_str("SERVICE_TOKEN", DEV_SECRET),
         # The OAuth client auth's outbox relay authenticates as (client credentials grant);
         # content accepts account events only from it.
         "RELAY_CLIENT_ID": env_str("RELAY_CLIENT_ID", "auth-relay"),
@@ -94,7 +93,7 @@ def build_config(
     service: str,
     service_defaults: Mapping[str, Any],
     overrides: Mapping[str, Any] | None = None,
-    secret_keys: tuple[str, ...] = ("SECRET_KEY", "SERVICE_TOKEN"),
+    secret_keys: tuple[str, ...] = ("SECRET_KEY",),
 ) -> dict[str, Any]:
     """Merge base settings, the service's own settings and a caller's overrides, then check."""
     config = {**base_settings(service), **service_defaults, **(overrides or {})}

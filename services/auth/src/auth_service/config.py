@@ -10,6 +10,7 @@ from authlib.common.security import is_secure_transport
 
 from auth_service.smtp import SmtpServer, parse_smtp_url
 from shared.config import (
+    DEV_SECRET,
     ConfigError,
     build_config,
     env_bool,
@@ -42,7 +43,8 @@ def load_config(overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
         "ACCESS_TOKEN_MINUTES": env_int("ACCESS_TOKEN_MINUTES", 15),
         "REFRESH_TOKEN_DAYS": env_int("REFRESH_TOKEN_DAYS", 14),
         "REFRESH_REUSE_GRACE_SECONDS": env_float("REFRESH_REUSE_GRACE_SECONDS", 10.0),
-        "SERVICE_TOKEN_SECONDS": 60,  # not a secret  # nosec B105
+        # The outbox relay's OAuth client secret (client RELAY_CLIENT_ID, registered at start).
+        "RELAY_CLIENT_SECRET": env_str("RELAY_CLIENT_SECRET", DEV_SECRET),
         # The client id of tokens from the suite's own login (JSON API and hosted pages).
         "FIRST_PARTY_CLIENT_ID": env_str("FIRST_PARTY_CLIENT_ID", "flask-suite"),
         # The OAuth resource owner password grant, for first-party clients only; OAuth 2.1
@@ -103,7 +105,7 @@ def load_config(overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
         "BOOTSTRAP_ADMIN_EMAIL": env_str("BOOTSTRAP_ADMIN_EMAIL"),
         "BOOTSTRAP_ADMIN_PASSWORD": env_str("BOOTSTRAP_ADMIN_PASSWORD"),
     }
-    config = build_config("auth", defaults, overrides)
+    config = build_config("auth", defaults, overrides, ("SECRET_KEY", "RELAY_CLIENT_SECRET"))
     config.setdefault("TOKEN_COOKIE_SECURE", config["SESSION_COOKIE_SECURE"])
     config["SMTP_SERVER"] = _smtp_server(config)
     if not config["PUBLIC_BASE_URL"]:
