@@ -30,12 +30,13 @@ MIGRATING_SERVICES = ("auth", "content")
 # What a production stack must be given; none may have a default in docker-compose.yml.
 SECRETS = {
     "SECRET_KEY",
-    "SERVICE_TOKEN",
+    "RELAY_CLIENT_SECRET",
+    "TOTP_ENCRYPTION_KEY",
     "AUTH_DB_PASSWORD",
     "CONTENT_DB_PASSWORD",
     "REDIS_PASSWORD",
 }
-REQUIRED = SECRETS | {"APP_ENV", "AUTH_JWT_KEYS"}
+REQUIRED = SECRETS | {"APP_ENV", "AUTH_JWT_KEYS", "ISSUER"}
 
 Errors = list[str]
 

@@ -13,6 +13,7 @@ import ctypes
 import importlib.util
 import os
 import re
+import secrets
 import signal
 import socket
 import sqlite3
@@ -238,6 +239,8 @@ class Stack:
         # A public OAuth client for trying the code flow from a local app (README).
         env.setdefault("DEV_CLIENT_ID", DEV_CLIENT_ID)
         env.setdefault("DEV_CLIENT_REDIRECT_URIS", DEV_CLIENT_REDIRECT_URIS)
+        # The secret of auth's outbox relay (an OAuth client of auth): new for every stack.
+        env.setdefault("RELAY_CLIENT_SECRET", secrets.token_urlsafe(32))
 
     def _output(self, name: str) -> BinaryIO | None:
         if self.log_dir is None:

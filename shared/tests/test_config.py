@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from shared.config import DEV_SECRET, ConfigError, build_config
+from shared.config import DEFAULT_ISSUER, DEV_SECRET, ConfigError, build_config
 
 
 def test_development_accepts_defaults(monkeypatch):
@@ -19,7 +19,6 @@ def test_development_accepts_defaults(monkeypatch):
 @pytest.mark.parametrize("secret", [None, DEV_SECRET, "short"])
 def test_production_refuses_default_or_weak_secret(monkeypatch, secret):
     monkeypatch.setenv("APP_ENV", "production")
-    monkeypatch.setenv("SERVICE_TOKEN", "s" * 40)
     if secret is None:
         monkeypatch.delenv("SECRET_KEY", raising=False)
     else:
@@ -31,8 +30,25 @@ def test_production_refuses_default_or_weak_secret(monkeypatch, secret):
 def test_production_with_real_secrets(monkeypatch):
     monkeypatch.setenv("APP_ENV", "production")
     monkeypatch.setenv("SECRET_KEY", "k" * 40)
-    monkeypatch.setenv("SERVICE_TOKEN", "t" * 40)
-    assert build_config("svc", {})["APP_ENV"] == "production"
+    monkeypatch.setenv("ISSUER", "https://app.example.com/auth")
+    config = build_config("svc", {})
+    assert (config["APP_ENV"], config["JWT_ISSUER"]) == (
+        "production",
+        "https://app.example.com/auth",
+    )
+
+
+@pytest.mark.parametrize("issuer", [None, DEFAULT_ISSUER])
+def test_production_refuses_an_unset_or_default_issuer(monkeypatch, issuer):
+    monkeypatch.setenv("APP_ENV", "production")
+    monkeypatch.setenv("SECRET_KEY", "k" * 40)
+    monkeypatch.delenv("JWT_ISSUER", raising=False)
+    if issuer is None:
+        monkeypatch.delenv("ISSUER", raising=False)
+    else:
+        monkeypatch.setenv("ISSUER", issuer)
+    with pytest.raises(ConfigError, match="ISSUER must be set in production"):
+        build_config("svc", {})
 
 
 def test_unknown_app_env_is_refused(monkeypatch):

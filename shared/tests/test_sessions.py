@@ -39,7 +39,11 @@ def test_a_session_cookie_of_one_service_means_nothing_to_another():
 
 
 def test_secure_in_production_unless_set_on_purpose():
-    production = {"APP_ENV": "production", "SECRET_KEY": SECRET, "SERVICE_TOKEN": SECRET}
+    production = {
+        "APP_ENV": "production",
+        "SECRET_KEY": SECRET,
+        "JWT_ISSUER": "https://app.example.com/auth",
+    }
     assert build_config("svc", {}, production)["SESSION_COOKIE_SECURE"] is True
     assert build_config("svc", {}, {"APP_ENV": "development"})["SESSION_COOKIE_SECURE"] is False
     off = {**production, "SESSION_COOKIE_SECURE": False}
@@ -50,7 +54,11 @@ def test_secure_in_production_unless_set_on_purpose():
 
 
 def test_cookie_secure_from_the_environment(monkeypatch):
-    production = {"APP_ENV": "production", "SECRET_KEY": SECRET, "SERVICE_TOKEN": SECRET}
+    production = {
+        "APP_ENV": "production",
+        "SECRET_KEY": SECRET,
+        "JWT_ISSUER": "https://app.example.com/auth",
+    }
     monkeypatch.setenv("COOKIE_SECURE", "false")  # a production build tested over plain HTTP
     assert build_config("svc", {}, production)["SESSION_COOKIE_SECURE"] is False
     monkeypatch.setenv("COOKIE_SECURE", "")  # compose passes an unset variable as empty

@@ -20,6 +20,7 @@ import email.policy
 import importlib.util
 import os
 import re
+import secrets
 import signal
 import socket
 import subprocess
@@ -101,6 +102,9 @@ class RunningStack:
             # the suite itself. Tests of rate limiting start a stack with their own limits.
             "RATE_LIMIT": "100000/minute",
             "RATE_LIMIT_ANONYMOUS": "100000/minute",
+            # Auth's outbox relay's client secret, as an operator provides it; tests that
+            # act as the relay read it here.
+            "RELAY_CLIENT_SECRET": secrets.token_urlsafe(32),
             **(extra_env or {}),
         }
         self.env.update(databases_of_its_own(self.env))

@@ -12,7 +12,7 @@ import uuid
 
 import pytest
 import requests
-from conftest import MAIL_DIRS, caught_mail, link_in, wait_for_mail
+from conftest import MAIL_DIRS, caught_mail, link_in, verify_email, wait_for_mail
 
 PASSWORD = "recovery passphrase 1"
 
@@ -90,27 +90,63 @@ def test_the_mailed_link_verifies_the_address_and_opens_content_writes(gateway):
     assert again.status_code == 422
 
 
-def test_a_taken_address_gets_the_same_answer_and_the_owner_a_notice(gateway):
-    owner = new_account(gateway)
+def registrant_view(gateway: str, email: str) -> dict:
+    """What someone registering with `email` can observe, without its mailbox."""
     name = "m" + uuid.uuid4().hex[:10]
-    response = requests.post(
+    password = "newcomer passphrase " + uuid.uuid4().hex[:6]  # not the owner's
+    answer = requests.post(
         f"{gateway}/auth/register",
-        json={"username": name, "email": owner["email"].upper(), "password": PASSWORD},
+        json={"username": name, "email": email, "password": password},
         timeout=10,
     )
-    assert response.status_code == 201
-    assert set(response.json()) == {
-        "id",
-        "username",
-        "email",
-        "email_verified",
-        "totp_enabled",
-        "roles",
-        "created_at",
+    assert answer.status_code == 201, answer.text
+    pair = login(gateway, name, password)
+    assert pair.status_code == 200, pair.text
+    headers = bearer(pair.json())
+    me = requests.get(f"{gateway}/auth/me", headers=headers, timeout=10).json()
+    post = requests.post(
+        f"{gateway}/api/posts", json={"title": "t", "content": "c"}, headers=headers, timeout=10
+    )
+    resends = [
+        requests.post(f"{gateway}/auth/email/verify/resend", headers=headers, timeout=10)
+        for _ in range(2)
+    ]
+    profile = None
+    deadline = time.monotonic() + 30
+    while profile is None and time.monotonic() < deadline:
+        found = requests.get(f"{gateway}/api/users/{me['id']}", timeout=10)
+        profile = found.json() if found.status_code == 200 else time.sleep(0.2)
+    return {
+        "name": name,
+        "id": me["id"],
+        "answer_is_me": answer.json() == me,
+        "email_verified": me["email_verified"],
+        "by_address": login(gateway, email, password).status_code,
+        "post": post.status_code,
+        "resends": [r.status_code for r in resends],
+        "profile": profile is not None and profile["username"] == name,
     }
+
+
+def test_a_taken_address_gets_the_same_answer_and_the_owner_a_notice(gateway):
+    owner = new_account(gateway)
+    verify_email(gateway, owner["email"])
+    taken = registrant_view(gateway, owner["email"].upper())
+    fresh = registrant_view(gateway, f"f{uuid.uuid4().hex[:10]}@example.com")
+    same = ("answer_is_me", "email_verified", "by_address", "post", "resends", "profile")
+    assert {key: taken[key] for key in same} == {key: fresh[key] for key in same}
+    assert taken["email_verified"] is False and taken["post"] == 403
+    assert taken["resends"] == [202, 429] and taken["by_address"] == 401
+    assert taken["id"] not in (owner["id"], fresh["id"])
     notice = wait_for_mail(MAIL_DIRS[gateway], owner["email"], "someone tried to register")
-    assert name not in notice.get_content()
-    assert login(gateway, name).status_code == 401  # no account was made
+    assert taken["name"] in notice.get_content()
+    # The owner's address still logs the owner in, and only the owner.
+    assert login(gateway, owner["email"]).json()["access_token"]
+    # Nothing but the notice reached the owner's mailbox for the newcomer: no link.
+    to_owner = [
+        str(m["Subject"]) for m in caught_mail(MAIL_DIRS[gateway]) if m["To"] == owner["email"]
+    ]
+    assert len([s for s in to_owner if "confirm your e-mail" in s]) == 1  # the owner's own
 
 
 def test_an_unknown_address_gets_the_same_answer_and_no_mail(gateway):

@@ -7,6 +7,7 @@ admin and a short outbox back-off, and it stops and restarts content.
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import time
@@ -18,6 +19,7 @@ from typing import BinaryIO
 import jwt
 import pytest
 import requests
+from authlib.integrations.requests_client import OAuth2Session, OAuthError
 from conftest import RunningStack, verify_email
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -107,6 +109,76 @@ def test_registration_and_deletion_reach_content(events_stack):
     )
     assert deleted.status_code == 204
     assert wait_for_status(f"{gateway}/api/users/{account['id']}", 404).status_code == 404
+
+
+def token_requests(stack: RunningStack) -> list[dict]:
+    """The token endpoint's answers in auth's access log (JSON lines)."""
+    answers = []
+    for line in (stack.log_dir / "auth.log").read_text().splitlines():
+        try:
+            record = json.loads(line)
+        except ValueError:
+            continue
+        if record.get("path") == "/auth/token" and record.get("method") == "POST":
+            answers.append(record)
+    return answers
+
+
+def relay_event(account_id: int) -> dict:
+    return {
+        "id": str(uuid.uuid4()),
+        "type": "account.created",
+        "occurred_at": "2026-01-01T00:00:00Z",
+        "data": {
+            "account_id": account_id,
+            "username": f"relayed{account_id}",
+            "email": f"relayed{account_id}@example.com",
+            "roles": [],
+        },
+    }
+
+
+def test_events_flow_with_the_relays_client_credentials_token(events_stack):
+    gateway = events_stack.gateway
+    # The registrations above reached content: the relay first asked auth's token endpoint.
+    assert [r["status"] for r in token_requests(events_stack)][:1] == [200]
+    # The relay's client, as any OAuth client library sees it (authlib, client_secret_basic).
+    relay = OAuth2Session(
+        "auth-relay", events_stack.env["RELAY_CLIENT_SECRET"], scope="events:write"
+    )
+    token = relay.fetch_token(f"{gateway}/auth/token", grant_type="client_credentials")
+    assert token["scope"] == "events:write"
+    account_id = 900_000 + uuid.uuid4().int % 100_000
+    # The same client asking only for a scope it does not hold gets a token without
+    # events:write (RFC 6749 3.3: the server narrows the scope); content refuses it, and
+    # nothing happens there.
+    unscoped = OAuth2Session("auth-relay", events_stack.env["RELAY_CLIENT_SECRET"], scope="profile")
+    bare = unscoped.fetch_token(f"{gateway}/auth/token", grant_type="client_credentials")
+    assert bare["scope"] == ""
+    refused = requests.post(
+        f"{events_stack.url('content')}/internal/events",
+        json=relay_event(account_id),
+        headers={"Authorization": f"Bearer {bare['access_token']}"},
+        timeout=10,
+    )
+    assert refused.status_code == 403
+    assert 'error="insufficient_scope"' in refused.headers["WWW-Authenticate"]
+    assert requests.get(f"{gateway}/api/users/{account_id}", timeout=10).status_code == 404
+    # With the scope, content applies the event.
+    accepted = requests.post(
+        f"{events_stack.url('content')}/internal/events",
+        json=relay_event(account_id),
+        headers={"Authorization": f"Bearer {token['access_token']}"},
+        timeout=10,
+    )
+    assert accepted.status_code == 200, accepted.text
+    assert requests.get(f"{gateway}/api/users/{account_id}", timeout=10).status_code == 200
+    # A wrong secret gets no token at all.
+    with pytest.raises(OAuthError) as refused_client:
+        OAuth2Session("auth-relay", "not-the-secret").fetch_token(
+            f"{gateway}/auth/token", grant_type="client_credentials"
+        )
+    assert refused_client.value.error == "invalid_client"
 
 
 def test_rotated_keys_are_used_without_restarting_anything(events_stack):

@@ -10,6 +10,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import jwt
 import pytest
@@ -129,6 +130,53 @@ def test_a_wrong_secret_is_an_rfc_6749_error_authlib_understands(stack, discover
         session.fetch_token(discovery["token_endpoint"], grant_type="client_credentials")
     assert refused.value.error == "invalid_client"
     assert session.token is None  # nothing stored as if it were a token
+
+
+@pytest.mark.local_stack
+@pytest.mark.parametrize(
+    "endpoint", ["token_endpoint", "revocation_endpoint", "introspection_endpoint"]
+)
+def test_oauth_errors_through_the_gateway_are_rfc_6749_json_and_problems(
+    stack, discovery, endpoint
+):
+    made = create_client(stack, "--grant-type", "client_credentials")
+    form = {"grant_type": "client_credentials"} if endpoint == "token_endpoint" else {"token": "x"}
+    response = requests.post(
+        discovery[endpoint],
+        data=form,
+        auth=(made["client_id"], "not-the-secret"),
+        headers={"X-Request-ID": "oauth-error-1"},
+        timeout=10,
+    )
+    # RFC 6749 5.2: 401, the scheme the client tried, a JSON body with `error`.
+    assert response.status_code == 401
+    assert response.headers["Content-Type"] == "application/json"
+    assert response.headers["WWW-Authenticate"].startswith("Basic ")
+    assert response.headers["Cache-Control"] == "no-store"
+    body = response.json()
+    assert body["error"] == "invalid_client"
+    # ...and the suite's problem document, as every other error of the suite.
+    assert body["status"] == 401 and body["title"] and body["detail"] and body["type"]
+    assert body["instance"] == urlsplit(discovery[endpoint]).path
+    assert body["request_id"] == "oauth-error-1"
+    assert not {"access_token", "active"} & body.keys()
+
+
+@pytest.mark.local_stack
+def test_a_bad_refresh_token_is_an_invalid_grant_authlib_raises(stack, discovery):
+    made = create_client(
+        stack,
+        "--public",
+        "--redirect-uri",
+        "http://127.0.0.1:9/cb",
+        "--grant-type",
+        "refresh_token",
+    )
+    session = OAuth2Session(made["client_id"], token_endpoint_auth_method="none")
+    with pytest.raises(OAuthError) as refused:
+        session.refresh_token(discovery["token_endpoint"], refresh_token="not-a-token")
+    assert refused.value.error == "invalid_grant"
+    assert session.token is None
 
 
 @pytest.mark.local_stack

@@ -37,6 +37,9 @@ def _load_e2e_conftest() -> Any:
 _e2e = _load_e2e_conftest()
 RunningStack = _e2e.RunningStack
 free_port = _e2e.free_port
+MAIL_DIRS = _e2e.MAIL_DIRS
+link_in = _e2e.link_in
+wait_for_mail = _e2e.wait_for_mail
 
 # Limits far above what a test sends from one address: these tests measure failures,
 # not throttling (rate limits and login throttling have their own tests).

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
+import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -14,6 +16,7 @@ import sqlalchemy
 from flask import Flask
 from flask.testing import FlaskClient
 from flask_migrate import upgrade
+from werkzeug.serving import BaseWSGIServer, make_server
 
 from auth_service import create_app
 from auth_service.extensions import db
@@ -160,3 +163,29 @@ def admin_headers(app: Flask, client: FlaskClient, register, login) -> dict[str,
     )
     assert result.exit_code == 0, result.output
     return bearer(login("root")["access_token"])
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture
+def serve() -> Iterator[Callable[..., str]]:
+    """Serve an app over real HTTP on a port (werkzeug, threaded); gives its base URL.
+
+    For code that calls auth over the network, as the outbox relay calls the token endpoint.
+    """
+    servers: list[BaseWSGIServer] = []
+
+    def start(app: Any, port: int) -> str:
+        server = make_server("127.0.0.1", port, app, threaded=True)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        servers.append(server)
+        return f"http://127.0.0.1:{port}"
+
+    yield start
+    for server in servers:
+        server.shutdown()
+        server.server_close()

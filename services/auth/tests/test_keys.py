@@ -21,9 +21,11 @@ def kid_of(token: str) -> str:
 def test_production_refuses_to_start_without_keys(monkeypatch, tmp_path):
     secrets = {
         "SECRET_KEY": "s" * 40,
-        "SERVICE_TOKEN": "t" * 40,
+        "RELAY_CLIENT_SECRET": "t" * 40,
+        "TOTP_ENCRYPTION_KEY": "o" * 40,
         "SMTP_URL": "smtps://mail.example.com",
         "PUBLIC_BASE_URL": "https://app.example.com",
+        "JWT_ISSUER": "https://app.example.com/auth",
     }
     with pytest.raises(ConfigError, match="JWT_KEYS_DIR or JWT_PRIVATE_KEY"):
         create_app({"APP_ENV": "production", **secrets})

@@ -110,7 +110,13 @@ def test_unusable_smtp_urls_are_refused_at_start(url):
 
 
 def test_production_refuses_to_start_without_smtp_or_with_plain_smtp_abroad(keys_dir):
-    secrets = {"APP_ENV": "production", "SECRET_KEY": "s" * 40, "SERVICE_TOKEN": "t" * 40}
+    secrets = {
+        "APP_ENV": "production",
+        "SECRET_KEY": "s" * 40,
+        "RELAY_CLIENT_SECRET": "t" * 40,
+        "TOTP_ENCRYPTION_KEY": "o" * 40,
+        "JWT_ISSUER": "https://app.example.com/auth",
+    }
     with pytest.raises(ConfigError, match="SMTP_URL must be set"):
         create_app({**secrets, "JWT_KEYS_DIR": str(keys_dir)})
     with pytest.raises(ConfigError, match="without TLS"):
@@ -130,22 +136,28 @@ def test_production_refuses_to_start_without_smtp_or_with_plain_smtp_abroad(keys
 @pytest.mark.parametrize(
     ("issuer", "refused"),
     [
-        ("http://app.example.com/auth", True),  # OAuth over plain HTTP on the network
-        ("https://app.example.com/auth", False),
-        ("http://127.0.0.1:8000/auth", False),  # a production build tried on one host
+        ("http://app.example.com/auth", "ISSUER must be an https URL"),  # plain HTTP abroad
+        ("https://app.example.com/auth", None),
+        ("http://127.0.0.1:18000/auth", None),  # a production build tried on one host
+        (None, "ISSUER must be set in production"),  # unset: `make up`'s loopback default
+        ("http://127.0.0.1:8000/auth", "ISSUER must be set in production"),  # that default
     ],
 )
-def test_production_wants_an_https_issuer(issuer, refused):
+def test_production_wants_its_own_https_issuer(monkeypatch, issuer, refused):
+    monkeypatch.delenv("ISSUER", raising=False)
+    monkeypatch.delenv("JWT_ISSUER", raising=False)
     settings = {
         "APP_ENV": "production",
         "SECRET_KEY": "s" * 40,
-        "SERVICE_TOKEN": "t" * 40,
+        "RELAY_CLIENT_SECRET": "t" * 40,
+        "TOTP_ENCRYPTION_KEY": "o" * 40,
         "SMTP_URL": "smtps://mx.example.com",
         "PUBLIC_BASE_URL": "https://app.example.com",
-        "JWT_ISSUER": issuer,
     }
+    if issuer is not None:
+        settings["JWT_ISSUER"] = issuer
     if refused:
-        with pytest.raises(ConfigError, match="ISSUER must be an https URL"):
+        with pytest.raises(ConfigError, match=refused):
             load_config(settings)
     else:
         assert load_config(settings)["JWT_ISSUER"] == issuer

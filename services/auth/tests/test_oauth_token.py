@@ -102,7 +102,8 @@ def test_a_wrong_secret_is_invalid_client_compared_in_constant_time(
         client, {"grant_type": "client_credentials"}, basic(made["client_id"], "wrong")
     )
     assert response.status_code == 401
-    assert response.headers["Content-Type"].startswith("application/problem+json")
+    assert response.headers["Content-Type"] == "application/json"
+    assert response.headers["WWW-Authenticate"].startswith("Basic ")
     body = response.get_json()
     assert body["error"] == "invalid_client"
     assert body["status"] == 401 and "access_token" not in body
@@ -341,3 +342,44 @@ def test_public_clients_may_not_introspect(app, client, register, make_client):
     assert response.status_code in (400, 401)
     assert response.get_json()["error"] == "invalid_client"
     assert "active" not in response.get_json()
+
+
+PROBLEM_MEMBERS = {"type", "title", "status", "detail", "instance"}
+
+
+@pytest.mark.parametrize(
+    ("path", "form", "error", "status"),
+    [
+        pytest.param("/auth/token", {"grant_type": "client_credentials"}, "invalid_client", 401),
+        pytest.param("/auth/revoke", {"token": "x"}, "invalid_client", 401),
+        pytest.param("/auth/introspect", {"token": "x"}, "invalid_client", 401),
+        pytest.param("/auth/token", {"grant_type": "urn:x"}, "unsupported_grant_type", 400),
+        pytest.param("/auth/token", {"grant_type": "refresh_token"}, "invalid_request", 400),
+        pytest.param(
+            "/auth/token",
+            {"grant_type": "refresh_token", "refresh_token": "garbage"},
+            "invalid_grant",
+            400,
+        ),
+    ],
+)
+def test_errors_are_rfc_6749_json_that_is_also_a_problem_document(
+    client, make_client, path, form, error, status
+):
+    made = make_client("--grant-type", "client_credentials", "--grant-type", "refresh_token")
+    secret = made["client_secret"] if status == 400 else "wrong"
+    response = client.post(path, data=form, headers=basic(made["client_id"], secret))
+    assert response.status_code == status
+    # RFC 6749 5.2 (RFC 7009 2.2.1 and RFC 7662 2.3 refer to it): application/json.
+    assert response.headers["Content-Type"] == "application/json"
+    assert response.headers["Cache-Control"] == "no-store"
+    body = response.get_json()
+    assert body["error"] == error
+    assert body.keys() >= PROBLEM_MEMBERS
+    assert (body["status"], body["instance"]) == (status, path)
+    # error_description is optional (RFC 6749 5.2); the problem's detail always says something.
+    assert body["detail"] == body.get("error_description", error)
+    if status == 401:
+        # RFC 6749 5.2: the scheme the client used (client_secret_basic).
+        assert response.headers["WWW-Authenticate"].startswith("Basic ")
+    assert not {"access_token", "active"} & body.keys()

@@ -7,14 +7,13 @@ test (tests/e2e/test_auth_events.py) uses the real content service.
 from __future__ import annotations
 
 import json
-import socket
 import threading
 import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-from conftest import PASSWORD, bearer
+from conftest import PASSWORD, bearer, free_port
 
 from auth_service.extensions import db
 from auth_service.models import OutboxEvent
@@ -60,12 +59,6 @@ class Receiver:
         return [body["type"] for _, body in self.received]
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture
 def receiver() -> Iterator[Receiver]:
     running = Receiver(free_port())
@@ -74,14 +67,27 @@ def receiver() -> Iterator[Receiver]:
 
 
 @pytest.fixture
-def app(make_app, receiver, redis_server):
+def relay_settings(receiver, make_app, serve):
+    """Where the relay sends events (the stand-in) and asks for its token (auth over HTTP).
+
+    The token endpoint is served by an app of this test's own database, as another auth
+    worker would serve it.
+    """
+    port = free_port()
+    settings = {
+        "AUTH_SERVICE_URL": f"http://127.0.0.1:{port}",
+        "CONTENT_SERVICE_URL": f"http://127.0.0.1:{receiver.port}",
+        "UPSTREAM_CONNECT_TIMEOUT": 0.5,
+        "UPSTREAM_READ_TIMEOUT": 2,
+    }
+    serve(make_app(**settings), port)
+    return settings
+
+
+@pytest.fixture
+def app(make_app, relay_settings, redis_server):
     redis_server.flushall()
-    return make_app(
-        CONTENT_SERVICE_URL=f"http://127.0.0.1:{receiver.port}",
-        UPSTREAM_CONNECT_TIMEOUT=0.5,
-        UPSTREAM_READ_TIMEOUT=2,
-        OUTBOX_BACKOFF_SECONDS=0.01,
-    )
+    return make_app(**relay_settings, OUTBOX_BACKOFF_SECONDS=0.01)
 
 
 def events(app) -> list[OutboxEvent]:
@@ -114,7 +120,7 @@ def test_register_writes_the_event_in_the_same_transaction(app, client, register
     assert len(events(app)) == 1
 
 
-def test_delivery_carries_the_contract_body_and_a_service_token(app, receiver, register):
+def test_delivery_carries_the_contract_body_and_the_relays_own_token(app, receiver, register):
     receiver.start()
     account = register()
     with app.app_context():
@@ -134,7 +140,7 @@ def test_delivery_carries_the_contract_body_and_a_service_token(app, receiver, r
     claims = verifier.verify(token)
     assert (claims["sub"], claims["client_id"]) == ("auth-relay", "auth-relay")
     assert claims["scope"] == "events:write"
-    assert claims["exp"] - claims["iat"] == 60
+    assert claims["exp"] - claims["iat"] == app.config["ACCESS_TOKEN_MINUTES"] * 60
     assert events(app)[0].delivered_at is not None
     with app.app_context():
         assert outbox_relay().deliver_due() == 0  # delivered once, not again
@@ -206,11 +212,13 @@ def test_not_deployed_busy_or_failing_receivers_are_retried(app, receiver, regis
     assert len(receiver.received) == 2
 
 
-def test_two_relays_never_send_one_event_twice_at_once(app, make_app, receiver, register):
+def test_two_relays_never_send_one_event_twice_at_once(
+    app, make_app, relay_settings, receiver, register
+):
     receiver.start()
     for n in range(10):
         register(f"user{n}")
-    other_worker = make_app(CONTENT_SERVICE_URL=f"http://127.0.0.1:{receiver.port}")
+    other_worker = make_app(**relay_settings)
     relays = [app.extensions["auth_outbox_relay"], other_worker.extensions["auth_outbox_relay"]]
     threads = [threading.Thread(target=r.deliver_due) for r in relays]
     for thread in threads:
@@ -221,10 +229,10 @@ def test_two_relays_never_send_one_event_twice_at_once(app, make_app, receiver, 
     assert len(ids) == len(set(ids)) == 10
 
 
-def test_the_background_relay_delivers_soon_after_the_change(make_app, receiver):
+def test_the_background_relay_delivers_soon_after_the_change(make_app, relay_settings, receiver):
     receiver.start()
     app = make_app(
-        CONTENT_SERVICE_URL=f"http://127.0.0.1:{receiver.port}",
+        **relay_settings,
         OUTBOX_RELAY_ENABLED=True,
         OUTBOX_POLL_SECONDS=5,  # long: the commit itself must wake the relay
     )

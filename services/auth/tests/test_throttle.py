@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from conftest import PASSWORD, bearer
+from test_verification import verify
 
 from auth_service import sessions
 
@@ -126,6 +127,7 @@ def test_the_username_and_the_email_of_one_account_share_its_tries(app, client, 
     """Regression: each typed name had its own counter, so one account got twice the tries."""
     app.config.update(LOGIN_MAX_FAILURES_PER_ACCOUNT=4)
     register()
+    verify(app, client, "alice@example.com")  # only a verified address logs in
     for name in ("alice", "ALICE@example.com", " Alice ", "alice@example.com"):
         assert attempt(client, username=name).status_code == 401
     for name in ("alice", "alice@example.com"):
@@ -135,6 +137,7 @@ def test_the_username_and_the_email_of_one_account_share_its_tries(app, client, 
 def test_a_wrong_current_password_counts_against_the_same_account(app, client, register, login):
     app.config.update(LOGIN_MAX_FAILURES_PER_ACCOUNT=2)
     register()
+    verify(app, client, "alice@example.com")  # only a verified address logs in
     headers = {**bearer(login()["access_token"]), "X-Forwarded-For": "10.0.0.1"}
     for _ in range(2):
         wrong = {"current_password": "not the password", "new_password": "another passphrase"}

@@ -8,8 +8,10 @@ import pytest
 from conftest import PASSWORD, bearer
 
 from auth_service import totp
+from auth_service.config import load_config
 from auth_service.extensions import db
-from auth_service.models import RecoveryCode
+from auth_service.models import Account, RecoveryCode
+from shared.config import DEV_SECRET, ConfigError
 
 
 @pytest.fixture
@@ -178,3 +180,76 @@ def test_enrolment_needs_a_working_code(client, register, login, clock):
     )
     assert right.status_code == 200
     assert client.post("/auth/me/totp", headers=headers).status_code == 409
+
+
+def second_factor_works(app, code: str) -> bool:
+    other = app.test_client()
+    return second_step(other, first_step(other)["mfa_token"], code).status_code == 200
+
+
+def test_a_new_secret_key_leaves_enrolments_working(make_app, enrolled, clock):
+    """SECRET_KEY rotates alone: the TOTP key is its own setting."""
+    # The fixture's app enrolled under the development key (SECRET_KEY's value by default).
+    rotated = make_app(SECRET_KEY="n" * 40, TOTP_ENCRYPTION_KEY=DEV_SECRET)
+    assert second_factor_works(rotated, code_at(enrolled["secret"], clock.now()))
+    assert second_factor_works(rotated, enrolled["codes"][0])
+
+
+def test_a_new_totp_key_reads_old_enrolments_and_moves_them(make_app, enrolled, clock):
+    new_key = "k" * 40
+    rotating = make_app(TOTP_ENCRYPTION_KEY=new_key, TOTP_ENCRYPTION_OLD_KEYS=[DEV_SECRET])
+    without_old = make_app(TOTP_ENCRYPTION_KEY=new_key, TOTP_ENCRYPTION_OLD_KEYS=[])
+    with rotating.app_context():
+        stored_before = db.session.execute(db.select(Account.totp_secret)).scalar_one()
+    assert second_factor_works(rotating, code_at(enrolled["secret"], clock.now()))
+    with rotating.app_context():
+        stored_after = db.session.execute(db.select(Account.totp_secret)).scalar_one()
+    assert stored_after != stored_before  # re-encrypted on use
+    clock()
+    # The old key is no longer needed for the secret, only for recovery codes it keyed.
+    assert second_factor_works(without_old, code_at(enrolled["secret"], clock.now()))
+    assert not second_factor_works(without_old, enrolled["codes"][0])
+    assert second_factor_works(rotating, enrolled["codes"][0])
+
+
+def test_rekey_moves_every_secret_to_the_current_key(make_app, enrolled, clock):
+    new_key = "k" * 40
+    rotating = make_app(TOTP_ENCRYPTION_KEY=new_key, TOTP_ENCRYPTION_OLD_KEYS=[DEV_SECRET])
+    result = rotating.test_cli_runner().invoke(args=["rekey-totp"])
+    assert result.exit_code == 0 and "1 TOTP secrets re-encrypted" in result.output
+    again = rotating.test_cli_runner().invoke(args=["rekey-totp"])
+    assert "0 TOTP secrets re-encrypted" in again.output
+    without_old = make_app(TOTP_ENCRYPTION_KEY=new_key, TOTP_ENCRYPTION_OLD_KEYS=[])
+    assert second_factor_works(without_old, code_at(enrolled["secret"], clock.now()))
+
+
+def test_an_unknown_key_turns_the_enrolment_unreadable(make_app, enrolled, clock):
+    stranger = make_app(TOTP_ENCRYPTION_KEY="x" * 40)
+    assert not second_factor_works(stranger, code_at(enrolled["secret"], clock.now()))
+    result = stranger.test_cli_runner().invoke(args=["rekey-totp"])
+    assert "1 TOTP secrets are under no configured key" in result.output
+
+
+PRODUCTION = {
+    "APP_ENV": "production",
+    "SECRET_KEY": "s" * 40,
+    "RELAY_CLIENT_SECRET": "t" * 40,
+    "SMTP_URL": "smtps://mx.example.com",
+    "PUBLIC_BASE_URL": "https://app.example.com",
+    "JWT_ISSUER": "https://app.example.com/auth",
+}
+
+
+@pytest.mark.parametrize(
+    ("key", "complaint"),
+    [
+        (None, "TOTP_ENCRYPTION_KEY must be set"),
+        ("short", "TOTP_ENCRYPTION_KEY must be set"),
+        ("s" * 40, "must differ from SECRET_KEY"),
+    ],
+)
+def test_production_refuses_a_missing_or_shared_totp_key(key, complaint, monkeypatch):
+    monkeypatch.delenv("TOTP_ENCRYPTION_KEY", raising=False)
+    with pytest.raises(ConfigError, match=complaint):
+        load_config({**PRODUCTION, "TOTP_ENCRYPTION_KEY": key})
+    assert load_config({**PRODUCTION, "TOTP_ENCRYPTION_KEY": "k" * 40})["APP_ENV"] == "production"

@@ -26,6 +26,12 @@ def link_token(mail: dict) -> str:
     return match.group(1)
 
 
+def verify(app, client, to: str) -> None:
+    """Follow the latest verification link mailed to `to`."""
+    (*_, mail) = [m for m in mails(app, "mail.verify") if m["to"] == to]
+    assert client.post("/auth/email/verify", json={"token": link_token(mail)}).status_code == 200
+
+
 def claims(token: str) -> dict:
     return jwt.decode(token, options={"verify_signature": False})
 
@@ -108,6 +114,7 @@ def test_resend_replaces_the_link_and_is_throttled(app, client, register, login)
 
 def test_a_taken_address_gets_the_same_answer_and_its_owner_a_mail(app, client, register):
     owner = register("alice")
+    verify(app, client, owner["email"])
     response = client.post(
         "/auth/register",
         json={"username": "mallory", "email": "ALICE@example.com", "password": PASSWORD},
@@ -122,12 +129,16 @@ def test_a_taken_address_gets_the_same_answer_and_its_owner_a_mail(app, client, 
     assert set(body) == set(fresh.get_json())
     assert body["username"] == "mallory" and body["email"] == "alice@example.com"
     assert body["email_verified"] is False and body["roles"] == []
+    assert body["id"] < fresh.get_json()["id"]  # a real account, with an id of its own
     with app.app_context():
-        names = db.session.execute(db.select(Account.username)).scalars().all()
-    assert sorted(names) == ["alice", "bob"]  # no account for mallory
+        mallory = db.session.execute(
+            db.select(Account).where(Account.username == "mallory")
+        ).scalar_one()
+        assert mallory.email_claimable is False
     (notice,) = mails(app, "mail.register_attempt")
     assert notice["to"] == owner["email"]
-    assert "/auth/web/forgot" in notice["text"]
+    assert "mallory" in notice["text"] and "/auth/web/forgot" in notice["text"]
+    assert [m["to"] for m in mails(app, "mail.verify")] == ["alice@example.com", "bob@example.com"]
     # A second try within the throttle mails nothing more, and still answers the same.
     again = client.post(
         "/auth/register",

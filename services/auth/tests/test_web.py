@@ -200,8 +200,13 @@ def test_the_pages_session_cookie_is_auths_own_under_auth(client):
 def test_the_pages_session_cookie_is_secure_in_production():
     from auth_service.config import load_config
 
-    secrets = {"APP_ENV": "production", "SECRET_KEY": "s" * 40, "SERVICE_TOKEN": "t" * 40}
+    secrets = {
+        "APP_ENV": "production",
+        "SECRET_KEY": "s" * 40,
+        "RELAY_CLIENT_SECRET": "t" * 40,
+        "TOTP_ENCRYPTION_KEY": "o" * 40,
+    }
     mail = {"SMTP_URL": "smtps://mx.example.com", "PUBLIC_BASE_URL": "https://suite.example"}
-    config = load_config({**secrets, **mail})
+    config = load_config({**secrets, **mail, "JWT_ISSUER": "https://suite.example/auth"})
     assert config["SESSION_COOKIE_SECURE"] is True
     assert config["TOKEN_COOKIE_SECURE"] is True

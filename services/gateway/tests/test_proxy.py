@@ -193,6 +193,42 @@ def test_upstream_problem_passes_through_with_the_request_id(client, upstream):
     assert body["request_id"] == "rid-9"
 
 
+def test_an_oauth_error_keeps_its_json_media_type_and_its_challenge(client, upstream):
+    """RFC 6749 5.2 wants application/json; auth's body is a problem document as well."""
+    upstream.status, upstream.content_type = 401, "application/json"
+    upstream.headers = {"WWW-Authenticate": 'Basic error="invalid_client"'}
+    upstream.body = json.dumps(
+        {
+            "type": "about:blank",
+            "title": "Unauthorized",
+            "status": 401,
+            "detail": "Wrong secret.",
+            "instance": "/auth/token",
+            "error": "invalid_client",
+            "error_description": "Wrong secret.",
+        }
+    ).encode()
+    response = client.post("/auth/token", data={"grant_type": "x"}, headers={"X-Request-ID": "r1"})
+    assert response.status_code == 401
+    assert response.headers["Content-Type"] == "application/json"
+    assert response.headers["WWW-Authenticate"] == 'Basic error="invalid_client"'
+    body = response.get_json()
+    assert (body["error"], body["detail"], body["request_id"]) == (
+        "invalid_client",
+        "Wrong secret.",
+        "r1",
+    )
+
+
+def test_upstream_json_of_another_shape_never_shows(client, upstream):
+    upstream.status, upstream.content_type = 400, "application/json"
+    upstream.body = b'{"status": 400, "secret": "internal detail"}'
+    response = client.get("/api/items")
+    assert response.status_code == 400
+    assert response.mimetype == "application/problem+json"
+    assert "secret" not in response.get_json()
+
+
 def test_upstream_validation_errors_pass_through_unchanged(client, upstream):
     problem = {
         "type": "/problems/validation-error",

@@ -80,7 +80,6 @@ def base_settings(service: str) -> dict[str, Any]:
         # An unknown key id refetches the JWKS at most this often (auth's key activation
         # delay must exceed it).
         "JWKS_REFETCH_COOLDOWN": env_float("JWKS_REFETCH_COOLDOWN", 10.0),
-        "SERVICE_TOKEN": env_str("SERVICE_TOKEN", DEV_SECRET),
         # The OAuth client auth's outbox relay authenticates as (client credentials grant);
         # content accepts account events only from it.
         "RELAY_CLIENT_ID": env_str("RELAY_CLIENT_ID", "auth-relay"),
@@ -94,7 +93,7 @@ def build_config(
     service: str,
     service_defaults: Mapping[str, Any],
     overrides: Mapping[str, Any] | None = None,
-    secret_keys: tuple[str, ...] = ("SECRET_KEY", "SERVICE_TOKEN"),
+    secret_keys: tuple[str, ...] = ("SECRET_KEY",),
 ) -> dict[str, Any]:
     """Merge base settings, the service's own settings and a caller's overrides, then check."""
     config = {**base_settings(service), **service_defaults, **(overrides or {})}
@@ -104,7 +103,21 @@ def build_config(
     config.setdefault("SESSION_COOKIE_SECURE", env_bool("COOKIE_SECURE", secure_by_default))
     if config["APP_ENV"] == "production":
         refuse_default_secrets(config, secret_keys)
+        refuse_default_issuer(config)
     return config
+
+
+def refuse_default_issuer(config: Mapping[str, Any]) -> None:
+    """Production names its own issuer: the default is `make up`'s loopback gateway.
+
+    Every token's `iss` and the OpenID Connect discovery document come from it; a default
+    would pass as loopback and hand out tokens no client outside this host can use.
+    """
+    if config["JWT_ISSUER"] == DEFAULT_ISSUER:
+        raise ConfigError(
+            "ISSUER must be set in production to auth's public URL through the gateway "
+            "(for example https://app.example.com/auth)"
+        )
 
 
 def refuse_default_secrets(config: Mapping[str, Any], secret_keys: tuple[str, ...]) -> None:

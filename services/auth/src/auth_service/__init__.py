@@ -28,6 +28,7 @@ from auth_service.keys import key_store
 from auth_service.oauth_server import init_oauth_server
 from auth_service.outbox import init_outbox
 from auth_service.passwords import init_passwords
+from auth_service.relay_client import ensure_relay_client
 from auth_service.smtp import MailSender
 from auth_service.tokens import init_token_issuing
 from auth_service.web import authorize
@@ -60,6 +61,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     on_first_request: list[Callable[[], None]] = []
     init_bootstrap(app, on_first_request)
     on_first_request.append(lambda: oauth_clients.ensure_development_client(app))
+    on_first_request.append(lambda: ensure_relay_client(app))
     if app.config["OUTBOX_RELAY_ENABLED"]:
         on_first_request.extend(relay.start for relay in relays)
     run_once_per_worker(app, on_first_request)

@@ -8,7 +8,7 @@ from flask import Blueprint, Response, jsonify, request
 from sqlalchemy import delete
 from sqlalchemy.exc import IntegrityError
 
-from auth_service import account_tokens, throttle
+from auth_service import account_tokens, addresses, throttle
 from auth_service.account_tokens import issue_verification
 from auth_service.extensions import db
 from auth_service.login_sessions import revoke_all_tokens, revoke_other_sessions
@@ -18,7 +18,7 @@ from auth_service.mail import (
     mail_verification,
     throttled,
 )
-from auth_service.models import Account, AccountToken, LoginSession, utcnow
+from auth_service.models import Account, AccountToken, LoginSession
 from auth_service.outbox import record_event
 from auth_service.passwords import MAX_LENGTH, hash_password, verify_password
 from auth_service.schemas import AccountDeletion, PasswordChange, Register, parse
@@ -40,42 +40,39 @@ def register() -> tuple[Response, int, dict[str, str]]:
 def create_account(fields: Register) -> dict[str, object]:
     """Create the account (409 if the username is taken) and its event and mail; its answer.
 
-    An address that already has an account gets the same answer as a new one, made from
-    what was sent, and its owner a mail instead, so nobody learns here who has an account.
-    Both paths hash the password once. The API's register and the hosted page come here.
+    An address that a verified account holds makes an account all the same, one that can
+    never verify it (addresses.py), and the holder gets a mail instead of the link: the
+    registrant sees the same answer, login, profile and unverified state either way, so
+    nobody learns here who has an account. The API's register and the hosted page come here.
     """
-    username, address = fields.username, fields.email.strip().lower()
+    username, address = fields.username, addresses.normal(fields.email)
     password_hash = hash_password(fields.password)
     if _username_taken(username):
         raise Problem(409, USERNAME_TAKEN)
-    owner = _account_with_email(address)
-    if owner is None:
-        account = Account(
-            username=username,
-            username_key=username.lower(),
-            email=address,
-            password_hash=password_hash,
-            roles=[],
-        )
-        db.session.add(account)
-        try:
-            db.session.flush()  # assigns the id the event carries
-            record_event("account.created", account)
+    holder = addresses.verified_holder(address)
+    account = Account(
+        username=username,
+        username_key=username.lower(),
+        email=address,
+        password_hash=password_hash,
+        roles=[],
+        email_claimable=holder is None,
+    )
+    db.session.add(account)
+    try:
+        db.session.flush()  # assigns the id the event carries
+        record_event("account.created", account)
+        if holder is None:
             mail_verification(account, issue_verification(account))
-            db.session.commit()
-        except IntegrityError as exc:
-            db.session.rollback()
-            if _username_taken(username):
-                raise Problem(409, USERNAME_TAKEN) from exc
-            owner = _account_with_email(address)  # a concurrent registration won the address
-            if owner is None:
-                raise
-        else:
-            return account.to_public()
-    if not throttled(owner, "register_attempt"):
-        mail_registration_attempt(owner)
+        elif not throttled(holder, "register_attempt"):
+            mail_registration_attempt(holder, account)
         db.session.commit()
-    return _lookalike(username, address)
+    except IntegrityError as exc:
+        db.session.rollback()
+        if _username_taken(username):
+            raise Problem(409, USERNAME_TAKEN) from exc
+        raise
+    return account.to_public()
 
 
 USERNAME_TAKEN = "That username is already taken."
@@ -84,24 +81,6 @@ USERNAME_TAKEN = "That username is already taken."
 def _username_taken(username: str) -> bool:
     query = db.select(Account.id).where(Account.username_key == username.lower())
     return db.session.execute(query).first() is not None
-
-
-def _account_with_email(address: str) -> Account | None:
-    query = db.select(Account).where(Account.email == address)
-    return db.session.execute(query).scalar_one_or_none()
-
-
-def _lookalike(username: str, address: str) -> dict[str, object]:
-    """What a new account's answer would look like; the id is the next one the table gives."""
-    last = db.session.execute(db.select(db.func.max(Account.id))).scalar() or 0
-    return Account(
-        id=last + 1,
-        username=username,
-        email=address,
-        roles=[],
-        email_verified=False,
-        created_at=utcnow(),
-    ).to_public()
 
 
 def signed_in_account() -> Account:

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from flask import Flask
 from sqlalchemy.exc import IntegrityError
 
+from auth_service import addresses
 from auth_service.extensions import db
 from auth_service.models import Account
 from auth_service.outbox import record_event
@@ -42,9 +43,10 @@ def ensure_admin(username: str, email: str, password: str) -> Account:
                     email=email.strip().lower(),
                     password_hash=hash_password(password),
                     roles=["admin"],
-                    email_verified=True,  # the operator vouches for the address
                 )
                 db.session.add(account)
+                db.session.flush()
+                addresses.claim(account, email)  # the operator vouches for the address
                 db.session.flush()
                 record_event("account.created", account)
             elif "admin" not in (account.roles or []):

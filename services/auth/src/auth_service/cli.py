@@ -1,12 +1,14 @@
-"""Command-line commands: `flask --app auth_service create-admin` and `rotate-keys`."""
+"""Command-line commands: `flask --app auth_service create-admin`, `rotate-keys`, `rekey-totp`."""
 
 from __future__ import annotations
 
 import click
 from flask import Flask, current_app
 
-from auth_service import keys
+from auth_service import keys, totp
 from auth_service.bootstrap import admin_problems, ensure_admin
+from auth_service.extensions import db
+from auth_service.models import Account
 from auth_service.tokens import key_store
 
 
@@ -44,3 +46,24 @@ def init_app(app: Flask) -> None:
         for path in removed:
             click.echo(f"retired key file removed: {path.name}")
         current_app.logger.info("signing key rotated", extra={"kid": current.kid})
+
+    @app.cli.command("rekey-totp")
+    def rekey_totp() -> None:
+        """Re-encrypt every TOTP secret under TOTP_ENCRYPTION_KEY.
+
+        Afterwards TOTP_ENCRYPTION_OLD_KEYS is needed only for recovery codes made under an
+        old key (their HMAC cannot be redone without the codes).
+        """
+        enrolled = db.session.execute(
+            db.select(Account).where(Account.totp_secret.is_not(None))
+        ).scalars()
+        moved = unreadable = 0
+        for account in enrolled:
+            if totp.reencrypt(account):
+                moved += 1
+            elif not totp.readable(account):
+                unreadable += 1
+        db.session.commit()
+        click.echo(f"{moved} TOTP secrets re-encrypted under the current key")
+        if unreadable:
+            click.echo(f"{unreadable} TOTP secrets are under no configured key", err=True)

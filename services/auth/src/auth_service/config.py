@@ -10,6 +10,7 @@ from authlib.common.security import is_secure_transport
 
 from auth_service.smtp import SmtpServer, parse_smtp_url
 from shared.config import (
+    DEV_SECRET,
     ConfigError,
     build_config,
     env_bool,
@@ -17,6 +18,7 @@ from shared.config import (
     env_int,
     env_list,
     env_str,
+    refuse_default_secrets,
 )
 from shared.proxies import LOOPBACK
 
@@ -41,7 +43,8 @@ def load_config(overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
         "ACCESS_TOKEN_MINUTES": env_int("ACCESS_TOKEN_MINUTES", 15),
         "REFRESH_TOKEN_DAYS": env_int("REFRESH_TOKEN_DAYS", 14),
         "REFRESH_REUSE_GRACE_SECONDS": env_float("REFRESH_REUSE_GRACE_SECONDS", 10.0),
-        "SERVICE_TOKEN_SECONDS": 60,  # not a secret  # nosec B105
+        # The outbox relay's OAuth client secret (client RELAY_CLIENT_ID, registered at start).
+        "RELAY_CLIENT_SECRET": env_str("RELAY_CLIENT_SECRET", DEV_SECRET),
         # The client id of tokens from the suite's own login (JSON API and hosted pages).
         "FIRST_PARTY_CLIENT_ID": env_str("FIRST_PARTY_CLIENT_ID", "flask-suite"),
         # The OAuth resource owner password grant, for first-party clients only; OAuth 2.1
@@ -94,11 +97,15 @@ def load_config(overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
         "MAIL_THROTTLE_SECONDS": env_int("MAIL_THROTTLE_SECONDS", 60),
         # Two-factor login: how long the step between password and code may take.
         "MFA_TOKEN_SECONDS": env_int("MFA_TOKEN_SECONDS", 300),
+        # The key of the TOTP secrets and recovery codes (totp_keys.py), and the keys it
+        # replaced; its own setting, so a new SECRET_KEY leaves two-factor enrolments intact.
+        "TOTP_ENCRYPTION_KEY": env_str("TOTP_ENCRYPTION_KEY"),
+        "TOTP_ENCRYPTION_OLD_KEYS": env_list("TOTP_ENCRYPTION_OLD_KEYS"),
         "BOOTSTRAP_ADMIN_USERNAME": env_str("BOOTSTRAP_ADMIN_USERNAME"),
         "BOOTSTRAP_ADMIN_EMAIL": env_str("BOOTSTRAP_ADMIN_EMAIL"),
         "BOOTSTRAP_ADMIN_PASSWORD": env_str("BOOTSTRAP_ADMIN_PASSWORD"),
     }
-    config = build_config("auth", defaults, overrides)
+    config = build_config("auth", defaults, overrides, ("SECRET_KEY", "RELAY_CLIENT_SECRET"))
     config.setdefault("TOKEN_COOKIE_SECURE", config["SESSION_COOKIE_SECURE"])
     config["SMTP_SERVER"] = _smtp_server(config)
     if not config["PUBLIC_BASE_URL"]:
@@ -111,7 +118,18 @@ def load_config(overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
     if config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
         # Several gunicorn workers share one SQLite file: wait for a lock instead of failing.
         config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {"connect_args": {"timeout": 15}})
+    _check_totp_key(config)
     return config
+
+
+def _check_totp_key(config: dict[str, Any]) -> None:
+    if config["APP_ENV"] != "production":
+        # What the key was derived from before it was a setting: old enrolments stay readable.
+        config["TOTP_ENCRYPTION_KEY"] = config["TOTP_ENCRYPTION_KEY"] or config["SECRET_KEY"]
+        return
+    refuse_default_secrets(config, ("TOTP_ENCRYPTION_KEY",))
+    if config["TOTP_ENCRYPTION_KEY"] == config["SECRET_KEY"]:
+        raise ConfigError("TOTP_ENCRYPTION_KEY must differ from SECRET_KEY in production")
 
 
 def _smtp_server(config: Mapping[str, Any]) -> SmtpServer | None:

@@ -71,7 +71,7 @@ mail: nothing happens without the link.
     )
 
 
-def mail_registration_attempt(account: Account) -> None:
+def mail_registration_attempt(account: Account, newcomer: Account) -> None:
     queue_mail(
         account,
         "register_attempt",
@@ -79,10 +79,11 @@ def mail_registration_attempt(account: Account) -> None:
         f"""
 Hello {account.username},
 
-someone just tried to create a new account with this e-mail address, which already
-belongs to your account "{account.username}". No new account was made.
+someone just created an account named "{newcomer.username}" with this e-mail address, which
+belongs to your account "{account.username}". That account can neither use your address
+nor reach yours: it was sent no link, and it can never confirm this address.
 
-If that was you, log in instead: {public_url("/auth/web/login")}
+If that was you, log in to your own account instead: {public_url("/auth/web/login")}
 If you forgot your password, reset it here: {public_url("/auth/web/forgot")}
 If it was not you, you need not do anything.
 """,

@@ -5,7 +5,19 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Index, Integer, String, false
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    false,
+    text,
+    true,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from auth_service.extensions import db
@@ -17,20 +29,35 @@ def utcnow() -> datetime:
 
 class Account(db.Model):  # type: ignore[name-defined]
     __tablename__ = "accounts"
-    # An id is never handed out twice: tokens, revocation marks and content's rows name it.
-    __table_args__ = {"sqlite_autoincrement": True}
+    __table_args__ = (
+        # Several accounts may show one address (addresses.py); one at most has verified it.
+        Index(
+            "uq_accounts_verified_email",
+            "email",
+            unique=True,
+            sqlite_where=text("email_verified"),
+            postgresql_where=text("email_verified"),
+        ),
+        # An id is never handed out twice: tokens, revocation marks and content's rows name it.
+        {"sqlite_autoincrement": True},
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     username: Mapped[str] = mapped_column(String(80), nullable=False)
     # Lower-cased copies carry the uniqueness rules: names differing only in case collide.
     username_key: Mapped[str] = mapped_column(String(80), nullable=False, unique=True)
-    email: Mapped[str] = mapped_column(String(254), nullable=False, unique=True)
+    email: Mapped[str] = mapped_column(String(254), nullable=False, index=True)
     password_hash: Mapped[str] = mapped_column(String(255), nullable=False)
     roles: Mapped[list[str]] = mapped_column(JSON, nullable=False, default=list)
     disabled: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
     # Whether the owner of `email` followed a link we mailed there.
     email_verified: Mapped[bool] = mapped_column(
         Boolean, nullable=False, default=False, server_default=false()
+    )
+    # False: this account may never verify `email` (it registered while a verified account
+    # held the address, or another account verified it first); it must move to another one.
+    email_claimable: Mapped[bool] = mapped_column(
+        Boolean, nullable=False, default=True, server_default=true()
     )
     # Two-factor login (totp.py): the secret encrypted, and the last step a code was used.
     totp_secret: Mapped[str | None] = mapped_column(String(255))

@@ -55,14 +55,23 @@ def _form(properties: dict[str, Any], required: list[str]) -> dict[str, Any]:
 
 
 def _oauth_errors(*statuses: str) -> dict[str, Any]:
+    """RFC 6749 5.2 errors: `application/json`, whose body is also a problem document."""
     described = {
-        "400": "An RFC 6749 error (`error`, `error_description`) in a problem document.",
-        "401": "invalid_client: unknown client or wrong secret.",
+        "400": "An RFC 6749 error (`error`, `error_description`), as `application/json`; "
+        "the body also holds the problem members.",
+        "401": "invalid_client: unknown client or wrong secret; `WWW-Authenticate: Basic`.",
+    }
+    challenge = {
+        "WWW-Authenticate": {
+            "description": "The client authentication scheme (RFC 6749 5.2).",
+            "schema": {"type": "string", "maxLength": 500},
+        }
     }
     return {
         status: {
             "description": described[status],
-            "content": {"application/problem+json": {"schema": ref("OAuthError")}},
+            **({"headers": challenge} if status == "401" else {}),
+            "content": {"application/json": {"schema": ref("OAuthError")}},
         }
         for status in statuses
     }

@@ -136,14 +136,16 @@ class TokenResponse(BaseModel):
 
 
 class OAuthError(BaseModel):
-    """RFC 6749 5.2 members, carried inside the suite's problem document."""
+    """An RFC 6749 5.2 error (`application/json`) that is also an RFC 9457 problem document."""
 
-    error: str
-    error_description: str | None = None
-    type: str
-    title: str
-    status: int
-    detail: str
+    error: str = Field(max_length=100)
+    error_description: str | None = Field(default=None, max_length=2000)
+    type: str = Field(max_length=2000)
+    title: str = Field(max_length=200)
+    status: int = Field(ge=400, le=599)
+    detail: str = Field(max_length=2000)
+    instance: str = Field(max_length=2000)
+    request_id: str | None = Field(default=None, max_length=128)
 
 
 class ServerMetadata(BaseModel):

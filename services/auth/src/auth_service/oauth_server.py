@@ -33,7 +33,7 @@ from auth_service.oauth_models import AuthorizationCode, OAuthClient, digest
 from auth_service.scopes import SUPPORTED, allowed_for_account
 from auth_service.tokens import client_token, sign_id_token
 from shared.auth import token_verifier
-from shared.problems import PROBLEM_MIMETYPE, Problem, problem_body
+from shared.problems import Problem, problem_body
 from shared.tokens import InvalidToken, RevocationUnavailable
 
 log = logging.getLogger(__name__)
@@ -171,10 +171,13 @@ class SuiteAuthorizationServer(AuthorizationServer):
         return PublicUrlRequest(request)
 
     def handle_response(self, status_code: int, payload: Any, headers: Any) -> Response:
-        """RFC 6749's answer; an error also as the suite's problem+json, `error` kept.
+        """RFC 6749's answer; an error as RFC 6749 5.2 asks, and a problem document too.
 
-        Client libraries read `error` and `error_description` (RFC 6749 5.2) from the JSON
-        body; the gateway and every other client of the suite read the problem members.
+        An error is `application/json` with `error` and `error_description` (RFC 6749 5.2,
+        RFC 7009 2.2.1, RFC 7662 2.3), so every OAuth client library reads it; its body also
+        holds the problem members (`type`, `title`, `status`, `detail`, `instance`), which the
+        gateway and the suite's other clients read. invalid_client is 401 with
+        `WWW-Authenticate` (authlib's rule: whenever client_secret_basic was possible).
         """
         if status_code >= 400 and isinstance(payload, dict) and "error" in payload:
             detail = payload.get("error_description") or payload["error"]
@@ -183,7 +186,7 @@ class SuiteAuthorizationServer(AuthorizationServer):
             )
             body.update(payload)
             response = Response(json.dumps(body), status=status_code, headers=headers)
-            response.mimetype = PROBLEM_MIMETYPE
+            response.mimetype = "application/json"
         else:
             response = super().handle_response(status_code, payload, headers)
         response.headers["Cache-Control"] = "no-store"

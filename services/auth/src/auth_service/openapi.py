@@ -132,7 +132,7 @@ PATHS: dict[str, Any] = {
     "/auth/login": {
         "post": _operation(
             "login",
-            "Exchange a username (or email) and password for a token pair",
+            "Exchange a username (or verified email) and password for a token pair",
             {
                 "200": _ok("A new login session's tokens.", ref("TokenPair")),
                 **problems("401", "429", "503"),

@@ -27,7 +27,7 @@ from sqlalchemy.orm import aliased
 
 from auth_service.extensions import db
 from auth_service.models import Account, OutboxEvent, iso, utcnow
-from auth_service.tokens import service_token
+from auth_service.relay_client import CredentialUnavailable, RelayCredential
 from shared.http_client import ServiceClient
 
 log = logging.getLogger(__name__)
@@ -36,6 +36,8 @@ EVENTS_PATH = "/internal/events"
 CLAIM_SECONDS = 60.0
 BATCH_SIZE = 20
 RETRIED_4XX = frozenset({404, 408, 429})
+# Content refusing the relay's token is about the credential, not the event: keep the event.
+CREDENTIAL_REFUSED = frozenset({401, 403})
 _EXTENSION = "auth_outbox_relay"
 _RELAYS = "auth_outbox_relays"
 CONTENT_CHANNEL = "content"
@@ -92,13 +94,14 @@ def _pending() -> Any:
 
 
 class ContentSender:
-    """Account events to content's /internal/events, with a short-lived service token."""
+    """Account events to content's /internal/events, with the relay client's access token."""
 
     channel = CONTENT_CHANNEL
     keeps_body = True
 
     def __init__(self, app: Flask) -> None:
         self.app = app
+        self.credential = RelayCredential(app)
         self.content = ServiceClient(
             app.config["CONTENT_SERVICE_URL"],
             app.config["UPSTREAM_CONNECT_TIMEOUT"],
@@ -107,15 +110,20 @@ class ContentSender:
 
     def send(self, event: OutboxEvent) -> None:
         try:
+            token = self.credential.access_token()
+        except CredentialUnavailable as exc:
+            raise RetryLater(str(exc)) from exc
+        try:
             response = self.content.post(
-                EVENTS_PATH,
-                json=event.body,
-                headers={"Authorization": f"Bearer {service_token(self.app)}"},
+                EVENTS_PATH, json=event.body, headers={"Authorization": f"Bearer {token}"}
             )
         except requests.RequestException as exc:
             raise RetryLater(type(exc).__name__) from exc
         if 200 <= response.status_code < 300:
             return
+        if response.status_code in CREDENTIAL_REFUSED:
+            self.credential.forget()  # revoked, or signed by a key content cannot see yet
+            raise RetryLater(f"HTTP {response.status_code}")
         if 400 <= response.status_code < 500 and response.status_code not in RETRIED_4XX:
             raise Refused(f"HTTP {response.status_code}")
         raise RetryLater(f"HTTP {response.status_code}")

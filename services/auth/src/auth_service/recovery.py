@@ -1,10 +1,11 @@
 """Password reset by mail: ask with an address, choose a new password with the mailed link.
 
 Asking always gets the same 202, whether or not the address has an account, as fast either
-way: the look-up and the mail happen after the answer is sent. Only an existing account
-gets the mail (at most one per MAIL_THROTTLE_SECONDS). Resetting redeems the link once, within
-PASSWORD_RESET_TOKEN_MINUTES; it ends every session of the account, retires every other
-mailed link, marks the address verified (the link proved it) and mails a notice.
+way: the look-up and the mail happen after the answer is sent. Only the account holding the
+address (addresses.py) gets the mail, at most one per MAIL_THROTTLE_SECONDS. Resetting
+redeems the link once, within PASSWORD_RESET_TOKEN_MINUTES; it ends every session of the
+account, retires every other mailed link, marks the address verified (the link proved it)
+and mails a notice.
 """
 
 from __future__ import annotations
@@ -12,8 +13,9 @@ from __future__ import annotations
 import logging
 
 from flask import Blueprint, Flask, Response, after_this_request, current_app
+from sqlalchemy.exc import IntegrityError
 
-from auth_service import account_tokens
+from auth_service import account_tokens, addresses
 from auth_service.extensions import db
 from auth_service.login_sessions import revoke_other_sessions
 from auth_service.mail import mail_password_changed, mail_password_reset, throttled
@@ -55,9 +57,7 @@ def request_reset(address: str) -> None:
 def _mail_reset_link(app: Flask, address: str) -> None:
     with app.app_context():
         try:
-            account = db.session.execute(
-                db.select(Account).where(Account.email == address.strip().lower())
-            ).scalar_one_or_none()
+            account = addresses.reset_holder(address)
             if account is not None and not account.disabled and not throttled(account, "reset"):
                 mail_password_reset(account, account_tokens.issue_reset(account))
                 db.session.commit()
@@ -79,14 +79,23 @@ def reset_password(secret: str, new_password: str) -> Account:
     """Set a new password with a mailed link (422 on `token` when it does not work)."""
     token = account_tokens.redeem(secret, (account_tokens.RESET,))
     account = db.session.get(Account, token.account_id) if token else None
-    if token is None or account is None or account.disabled or token.email != account.email:
+    if (
+        token is None
+        or account is None
+        or account.disabled
+        or not addresses.may_claim(account, token.email)
+    ):
         db.session.rollback()
         raise ValidationProblem([{"field": "token", "message": INVALID_LINK}])
     account.password_hash = hash_password(new_password)
-    account.email_verified = True
+    addresses.claim(account, token.email)
     account_tokens.retire(account.id)
     mail_password_changed(account)
-    db.session.commit()
+    try:
+        db.session.commit()
+    except IntegrityError as exc:  # another account verified the address a moment ago
+        db.session.rollback()
+        raise ValidationProblem([{"field": "token", "message": INVALID_LINK}]) from exc
     # Whoever holds a session may be the reason for the reset: every one of them ends
     # (by session, not by an account-wide instant: a login just after must work).
     revoke_other_sessions(account.id, keep_sid=None)

@@ -72,8 +72,11 @@ def check_credentials(username: str, password: str, address: str) -> Account:
 
 
 def _find_account(typed: str) -> Account | None:
+    # An address names only the account that verified it: several may show one unverified
+    # (addresses.py), and none of them may log in by it, so none can be told apart that way.
+    by_address = (Account.email == typed) & Account.email_verified
     return db.session.execute(
-        db.select(Account).where(or_(Account.username_key == typed, Account.email == typed))
+        db.select(Account).where(or_(Account.username_key == typed, by_address))
     ).scalar_one_or_none()
 
 

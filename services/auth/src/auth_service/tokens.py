@@ -18,7 +18,7 @@ from flask_jwt_extended import create_access_token, create_refresh_token
 from auth_service.extensions import jwt_manager
 from auth_service.keys import ALGORITHM, KeyStore
 from auth_service.models import Account
-from auth_service.scopes import EVENTS_WRITE, first_party_scope
+from auth_service.scopes import first_party_scope
 from shared.tokens import TOKEN_TYPES
 
 
@@ -153,15 +153,6 @@ def client_token(client_id: str, scope: str, lifetime: int | None = None) -> dic
         "expires_in": lifetime,
         "scope": scope,
     }
-
-
-def service_token(app: Flask) -> str:
-    """What auth's relay presents to content: a client credentials token of its client."""
-    with app.app_context():
-        token = client_token(
-            app.config["RELAY_CLIENT_ID"], EVENTS_WRITE, app.config["SERVICE_TOKEN_SECONDS"]
-        )
-    return str(token["access_token"])
 
 
 def token_response(pair: dict[str, Any], status: int = 200) -> tuple[Response, int]:

@@ -1,7 +1,7 @@
 """Two-factor login with TOTP (RFC 6238): enrolment, checking codes, recovery codes.
 
-The shared secret is stored encrypted (Fernet, key derived from SECRET_KEY): a copy of the
-database alone yields no codes. A code is accepted for the current 30-second step and one
+The shared secret is stored encrypted under TOTP_ENCRYPTION_KEY (totp_keys.py): a copy of
+the database alone yields no codes. A code is accepted for the current 30-second step and one
 step either side (clock drift), and never for a step at or before the last one accepted,
 so a code seen once cannot be replayed. Ten recovery codes are made at enrolment; only
 their HMAC is kept, and each works once.
@@ -9,8 +9,6 @@ their HMAC is kept, and each works once.
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import hmac
 import secrets
 import time
@@ -18,12 +16,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pyotp
-from cryptography.fernet import Fernet, InvalidToken
+from cryptography.fernet import InvalidToken
 from flask import current_app
 from sqlalchemy import CursorResult, update
 
 from auth_service.extensions import db
 from auth_service.models import Account, RecoveryCode, utcnow
+from auth_service.totp_keys import cipher, encrypted_with_current_key, recovery_digests
 
 DRIFT_STEPS = 1
 RECOVERY_CODES = 10
@@ -35,24 +34,39 @@ def now() -> float:
     return time.time()
 
 
-def _fernet() -> Fernet:
-    key = hashlib.sha256(b"totp-secret:" + current_app.config["SECRET_KEY"].encode()).digest()
-    return Fernet(base64.urlsafe_b64encode(key))
-
-
 def _secret_of(account: Account) -> str | None:
     if not account.totp_secret:
         return None
     try:
-        return _fernet().decrypt(account.totp_secret.encode()).decode()
+        return cipher().decrypt(account.totp_secret.encode()).decode()
     except InvalidToken:
-        return None  # SECRET_KEY changed: the secret is unreadable, as if never enrolled
+        # Encrypted under a key no longer configured: unreadable, as if never enrolled.
+        return None
+
+
+def readable(account: Account) -> bool:
+    return _secret_of(account) is not None
+
+
+def reencrypt(account: Account) -> bool:
+    """Write the account's secret under the current key (the caller commits); True if it moved.
+
+    Run on every accepted code and by `flask rekey-totp`, so an old key can be dropped once
+    every enrolment moved off it.
+    """
+    if not account.totp_secret or encrypted_with_current_key(account.totp_secret):
+        return False
+    try:
+        account.totp_secret = cipher().rotate(account.totp_secret.encode()).decode()
+    except InvalidToken:
+        return False  # under no configured key: nothing to move
+    return True
 
 
 def begin_enrolment(account: Account) -> dict[str, str]:
     """A new pending secret (replacing any pending one); its otpauth URI for the QR code."""
     secret = pyotp.random_base32()
-    account.totp_secret = _fernet().encrypt(secret.encode()).decode()
+    account.totp_secret = cipher().encrypt(secret.encode()).decode()
     account.totp_enabled = False
     account.totp_last_step = None
     db.session.commit()
@@ -92,14 +106,11 @@ def use_code(account: Account, code: str) -> bool:
         )
         .values(totp_last_step=step)
     )
+    won = moved.rowcount == 1
+    if won:
+        reencrypt(account)  # an enrolment under an old key moves to the current one
     db.session.commit()
-    return moved.rowcount == 1
-
-
-def _digest(code: str) -> str:
-    key = current_app.config["SECRET_KEY"].encode()
-    normal = code.strip().lower().replace("-", "").replace(" ", "")
-    return hmac.new(key, b"recovery:" + normal.encode(), hashlib.sha256).hexdigest()
+    return won
 
 
 def confirm_enrolment(account: Account, code: str) -> list[str] | None:
@@ -108,7 +119,9 @@ def confirm_enrolment(account: Account, code: str) -> list[str] | None:
         return None
     codes = [f"{secrets.token_hex(3)}-{secrets.token_hex(3)}" for _ in range(RECOVERY_CODES)]
     db.session.execute(RecoveryCode.__table__.delete().where(RecoveryCode.account_id == account.id))
-    db.session.add_all(RecoveryCode(account_id=account.id, code_hash=_digest(c)) for c in codes)
+    db.session.add_all(
+        RecoveryCode(account_id=account.id, code_hash=recovery_digests(c)[0]) for c in codes
+    )
     account.totp_enabled = True
     db.session.commit()
     return codes
@@ -121,7 +134,7 @@ def use_recovery_code(account: Account, code: str) -> bool:
         update(RecoveryCode)
         .where(
             RecoveryCode.account_id == account.id,
-            RecoveryCode.code_hash == _digest(code),
+            RecoveryCode.code_hash.in_(recovery_digests(code)),
             RecoveryCode.used_at.is_(None),
         )
         .values(used_at=utcnow())

@@ -12,7 +12,7 @@ from typing import Any
 from flask import Blueprint, Response, current_app, jsonify
 from sqlalchemy.exc import IntegrityError
 
-from auth_service import account_tokens
+from auth_service import account_tokens, addresses
 from auth_service.accounts import require_password, signed_in_account
 from auth_service.extensions import db
 from auth_service.mail import mail_email_change, mail_verification, throttled
@@ -44,13 +44,14 @@ def confirm_email(secret: Any) -> Account:
     if token is None or account is None or account.disabled:
         db.session.rollback()
         raise ValidationProblem([{"field": "token", "message": INVALID_LINK}])
-    if token.purpose == account_tokens.VERIFY and token.email != account.email:
-        db.session.commit()  # used up: it confirmed an address the account no longer has
+    if token.purpose == account_tokens.VERIFY and not addresses.may_claim(account, token.email):
+        # Used up: the account no longer shows that address, or another verified it first.
+        db.session.commit()
         raise ValidationProblem([{"field": "token", "message": INVALID_LINK}])
-    if token.purpose == account_tokens.EMAIL_CHANGE:
-        account.email = token.email
+    moved = account.email != token.email
+    addresses.claim(account, token.email)
+    if moved:
         record_event("account.updated", account)
-    account.email_verified = True
     try:
         db.session.commit()
     except IntegrityError as exc:
@@ -68,7 +69,11 @@ def resend() -> tuple[str, int]:
 
 
 def resend_verification(account: Account) -> None:
-    """Mail a fresh link (the earlier ones stop working); 409 when verified, 429 too soon."""
+    """Mail a fresh link (the earlier ones stop working); 409 when verified, 429 too soon.
+
+    An account that may not claim its address is answered the same and sent nothing: the
+    address belongs to someone else, who must not be mailed at will.
+    """
     if account.email_verified:
         raise Problem(409, "This e-mail address is verified already.")
     wait = throttled(account, "verify")
@@ -78,8 +83,9 @@ def resend_verification(account: Account) -> None:
             "A link was sent a moment ago; check your mail.",
             headers={"Retry-After": str(wait)},
         )
-    mail_verification(account, account_tokens.issue_verification(account))
-    db.session.commit()
+    if addresses.may_claim(account, account.email):
+        mail_verification(account, account_tokens.issue_verification(account))
+        db.session.commit()
 
 
 @bp.put("/me/email")
@@ -93,15 +99,16 @@ def change_email() -> tuple[str, int]:
 def request_email_change(account: Account, new_email: str, password: str) -> None:
     """Mail a confirmation link to the new address and a notice to the current one.
 
-    The account keeps its address until the link is opened. An address that belongs to
-    another account gets the same answer and no link, so this tells nobody who has one.
+    The account keeps its address until the link is opened. An address another account
+    verified gets the same answer and no link, so this tells nobody who has one.
     """
     require_password(account, password)
-    address = new_email.strip().lower()
+    address = addresses.normal(new_email)
     if address == account.email:
         raise ValidationProblem([{"field": "new_email", "message": "is your address already"}])
-    taken = db.session.execute(db.select(Account.id).where(Account.email == address)).first()
-    if taken is None:
+    # Only a verified holder keeps the address from others; until then whoever follows a
+    # link mailed there first gets it (addresses.py).
+    if addresses.verified_holder(address) is None:
         secret = account_tokens.issue(
             account,
             account_tokens.EMAIL_CHANGE,

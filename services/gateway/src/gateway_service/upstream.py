@@ -269,19 +269,27 @@ def error_answer(
         for k, v in response_headers(headers, lowered.get("connection"))
         if k.lower() not in BODY_HEADERS
     ]
-    return problem_answer(status, document, relayed)
+    # An OAuth error (RFC 6749 5.2) is a problem document served as application/json, the
+    # media type OAuth clients expect: it keeps it.
+    media_type = lowered["content-type"].split(";")[0].strip()
+    return problem_answer(status, document, relayed, media_type)
 
 
 def problem_answer(
-    status: int, document: dict[str, Any], headers: list[tuple[str, str]] | None = None
+    status: int,
+    document: dict[str, Any],
+    headers: list[tuple[str, str]] | None = None,
+    media_type: str = PROBLEM_MIMETYPE,
 ) -> Answer:
     body = json.dumps(document).encode()
-    content = [("Content-Type", PROBLEM_MIMETYPE), ("Content-Length", str(len(body)))]
+    content = [("Content-Type", media_type), ("Content-Length", str(len(body)))]
     return Answer(status, [*(headers or []), *content], body)
 
 
 def _problem_document(status: int, headers: dict[str, str], raw: bytes) -> dict[str, Any] | None:
-    if not headers.get("content-type", "").startswith(PROBLEM_MIMETYPE):
+    """The upstream's problem document: problem+json, or plain JSON with the problem members."""
+    media_type = headers.get("content-type", "").split(";")[0].strip()
+    if media_type not in (PROBLEM_MIMETYPE, "application/json"):
         return None
     try:
         document = json.loads(raw)
@@ -289,6 +297,8 @@ def _problem_document(status: int, headers: dict[str, str], raw: bytes) -> dict[
         return None
     if not isinstance(document, dict) or document.get("status") != status:
         return None
+    if media_type != PROBLEM_MIMETYPE and not {"type", "title", "detail"} <= document.keys():
+        return None  # JSON of another shape: never shown
     return document
 
 
