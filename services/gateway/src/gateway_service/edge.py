@@ -40,12 +40,13 @@ from flask import Flask
 from gateway_service.config import parse_routes
 from gateway_service.cors import Cors, merged_vary
 from gateway_service.edge_auth import CachingTokenVerifier, edge_verifier
-from gateway_service.forwarding import client_address_of, forwarded_headers, is_trusted
+from gateway_service.forwarding import forwarded_headers
 from gateway_service.limits import REDIS_TIMEOUT_SECONDS, RateLimits, rate_limit_headers
 from gateway_service.revocation_news import RevocationNews
 from gateway_service.upstream import Answer, Upstream, close_all, problem_answer
 from shared.metrics import record_request
 from shared.problems import Problem, problem_body
+from shared.proxies import client_address_of, is_trusted
 from shared.request_id import accept_or_mint, log_access
 from shared.tokens import InvalidToken, RevocationList, principal_from_claims
 

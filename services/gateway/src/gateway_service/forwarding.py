@@ -6,9 +6,9 @@ Forwarding and identity headers are believed only from a configured proxy
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Iterable
 
+from shared.proxies import Networks, is_trusted
 from shared.request_id import HEADER as REQUEST_ID_HEADER
 
 # RFC 9110 section 7.6.1: meaningful for one connection only, never forwarded.
@@ -79,31 +79,6 @@ def named_in_connection(connection_header: str | None) -> set[str]:
 
 def _is_untrusted_only(name: str) -> bool:
     return name in FORWARDING or name.startswith(IDENTITY_PREFIXES)
-
-
-Networks = tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]
-
-
-def is_trusted(address: str | None, networks: Networks) -> bool:
-    if not networks or not address:
-        return False
-    try:
-        ip = ipaddress.ip_address(address)
-    except ValueError:
-        return False
-    return any(ip in net for net in networks)
-
-
-def client_address_of(peer: str, forwarded_for: str | None, networks: Networks) -> str:
-    """The peer, or behind a trusted proxy the last hop that is not itself trusted."""
-    address = peer
-    if is_trusted(peer, networks):
-        hops = [h.strip() for h in (forwarded_for or "").split(",")]
-        for hop in reversed([h for h in hops if h]):
-            address = hop
-            if not is_trusted(hop, networks):
-                break
-    return address
 
 
 def forwarded_headers(
