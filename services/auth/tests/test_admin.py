@@ -158,3 +158,26 @@ def test_the_last_admin_can_be_neither_demoted_nor_disabled(app, client, registe
     assert client.patch(url, json={"roles": []}, headers=admin_headers).status_code == 409
     client.patch(other_url, json={"disabled": False}, headers=admin_headers)
     assert client.patch(url, json={"roles": ["editor"]}, headers=admin_headers).status_code == 200
+
+
+def test_the_last_admin_cannot_delete_their_own_account(app, client, register, admin_headers):
+    """Deleting yourself is leaving the admins too: refused while you are the last one."""
+    root = client.get("/auth/me", headers=admin_headers).get_json()
+    refused = client.delete("/auth/me", json={"password": PASSWORD}, headers=admin_headers)
+    assert refused.status_code == 409
+    assert refused.mimetype == "application/problem+json"
+    with app.app_context():
+        assert db.session.get(Account, root["id"]) is not None
+        assert db.session.execute(db.select(OutboxEvent.type)).scalars().all().count(
+            "account.deleted"
+        ) == 0
+    # Once another enabled admin exists, the first may go.
+    other = register("bob")
+    promoted = client.patch(
+        f"/auth/accounts/{other['id']}", json={"roles": ["admin"]}, headers=admin_headers
+    )
+    assert promoted.status_code == 200
+    gone = client.delete("/auth/me", json={"password": PASSWORD}, headers=admin_headers)
+    assert gone.status_code == 204
+    with app.app_context():
+        assert db.session.get(Account, root["id"]) is None

@@ -10,6 +10,7 @@ from sqlalchemy.exc import IntegrityError
 
 from auth_service import account_tokens, addresses, throttle
 from auth_service.account_tokens import issue_verification
+from auth_service.admin import keep_another_admin
 from auth_service.extensions import db
 from auth_service.login_sessions import revoke_all_tokens, revoke_other_sessions
 from auth_service.mail import (
@@ -138,6 +139,8 @@ def set_password(account: Account, fields: PasswordChange, keep_sid: str | None)
 def delete_me() -> tuple[str, int]:
     account = signed_in_account()
     require_password(account, parse(AccountDeletion, json_object()).password)
+    if "admin" in (account.roles or []):
+        keep_another_admin(account.id)  # as for a demotion: never no administrator at all
     account_id = account.id
     record_event("account.deleted", account)
     # Explicitly: SQLite does not enforce the foreign key's ON DELETE CASCADE by default.

@@ -63,7 +63,7 @@ def _account_or_404(account_id: int) -> Account:
     return account
 
 
-def _keep_another_admin(leaving_id: int) -> None:
+def keep_another_admin(leaving_id: int) -> None:
     """409 unless an enabled admin other than `leaving_id` remains: never none at all.
 
     The admins' rows stay locked until the change commits (PostgreSQL), so two admins
@@ -97,7 +97,7 @@ def update_account(account_id: int) -> Response:
     disabled = changes.get("disabled", bool(account.disabled))
     was_admin = "admin" in (account.roles or []) and not account.disabled
     if was_admin and ("admin" not in roles or disabled):
-        _keep_another_admin(account.id)
+        keep_another_admin(account.id)
     roles_changed = roles != sorted(account.roles or [])
     newly_disabled = disabled and not account.disabled
     if roles_changed or disabled != account.disabled:
