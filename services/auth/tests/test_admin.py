@@ -168,9 +168,10 @@ def test_the_last_admin_cannot_delete_their_own_account(app, client, register, a
     assert refused.mimetype == "application/problem+json"
     with app.app_context():
         assert db.session.get(Account, root["id"]) is not None
-        assert db.session.execute(db.select(OutboxEvent.type)).scalars().all().count(
-            "account.deleted"
-        ) == 0
+        assert (
+            db.session.execute(db.select(OutboxEvent.type)).scalars().all().count("account.deleted")
+            == 0
+        )
     # Once another enabled admin exists, the first may go.
     other = register("bob")
     promoted = client.patch(
