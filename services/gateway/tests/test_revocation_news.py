@@ -222,6 +222,38 @@ def test_a_redis_user_not_allowed_to_track_gets_per_request_reads(redis_server, 
         redis_server.execute_command("ACL", "DELUSER", "no-tracking")
 
 
+def test_close_returns_whenever_it_is_called_while_subscribing_fails(redis_server, run):
+    """A worker's shutdown waits for close(): it must end at any moment of a failing retry
+    loop (one cancellation could be lost inside redis-py's teardown of a refused handshake,
+    and close() then never returned)."""
+    redis_server.execute_command(
+        "ACL", "SETUSER", "no-tracking", "on", ">pw", "~*", "+@all", "-client"
+    )
+    url = f"unix://no-tracking:pw@{redis_server.socket_file}"
+
+    async def start_then_close(after: float) -> None:
+        news = RevocationNews(url, 1.0, retry_seconds=0.001)
+        news.check_started()
+        await asyncio.sleep(after)
+        await asyncio.wait_for(news.close(), 2)  # TimeoutError: close() hangs
+
+    try:
+        with _quiet(revocation_news.log):
+            for n in range(60):
+                run(start_then_close(n * 0.0008))
+    finally:
+        redis_server.execute_command("ACL", "DELUSER", "no-tracking")
+
+
+@contextlib.contextmanager
+def _quiet(logger: logging.Logger) -> Iterator[None]:
+    previous, logger.disabled = logger.disabled, True
+    try:
+        yield
+    finally:
+        logger.disabled = previous
+
+
 class FreezingRelay:
     """A Unix-socket relay to Redis that can go silent without closing anything, as a
     connection whose middlebox dropped it does."""
