@@ -6,7 +6,7 @@ PY := .venv/bin/python
 .PHONY: help install up down test test-services test-e2e lint lint-api fmt migrate bench clean
 
 help:  ## list the targets
-	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
+	@grep -E '^[a-z0-9-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
 
 install:  ## create .venv and install every package (runs uv from .tools/)
 	@scripts/bootstrap.sh
