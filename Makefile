@@ -65,7 +65,7 @@ bench-content: install  ## list-page latency at 1,000 and 100,000 posts -> docs/
 COMPOSE ?= docker compose
 COMPOSE_ENV_FILE ?= deploy/compose/development.env
 
-.PHONY: compose-up compose-down test-compose test-containers validate-deploy
+.PHONY: compose-up compose-down test-compose test-containers test-k8s validate-deploy
 
 compose-up:  ## the stack as containers (PostgreSQL per service, Redis); COMPOSE_ENV_FILE for production
 	$(COMPOSE) --env-file $(COMPOSE_ENV_FILE) up -d --build
@@ -79,6 +79,9 @@ test-compose: install  ## docker-compose.yml run with podman-compose (host netwo
 
 test-containers: install  ## build the three images with podman and run the e2e tests against them
 	@deploy/test-containers.sh
+
+test-k8s: install  ## deploy/k8s run with podman kube play (host network), migrate Jobs, probes, e2e tests
+	@deploy/test-k8s.sh
 
 validate-deploy: install  ## docker-compose.yml against the Compose spec, deploy/k8s against Kubernetes schemas
 	@UV_PYTHON_DOWNLOADS=never UV_PROJECT_ENVIRONMENT=.venvs/deploy $(UV) sync --only-group deploy --frozen --quiet
