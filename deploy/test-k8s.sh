@@ -333,8 +333,12 @@ READY_SECONDS=$(since "$t")
 for svc in "${SERVICES[@]}"; do
   [[ $(podman inspect -f '{{.State.Status}} {{.RestartCount}}' "$svc-pod-0-$svc") == "running 0" ]] \
     || fail "$svc's container is not running or has restarted"
+  # The pod's and container's securityContext, as podman applied it.
+  security=$(podman inspect -f '{{.Config.User}} {{.HostConfig.ReadonlyRootfs}} {{.EffectiveCaps}}' "$svc-pod-0-$svc")
+  [[ $security == "10001:10001 true []" ]] \
+    || fail "$svc runs as user, read-only root, capabilities: $security"
 done
-log "kube play -> every probe passing in $READY_SECONDS s"
+log "kube play -> every probe passing in $READY_SECONDS s; each service as 10001:10001, read-only root, no capabilities"
 
 # --- the end-to-end tests through the gateway pod --------------------------------------------
 status=0
