@@ -181,7 +181,9 @@ def serve() -> Iterator[Callable[..., str]]:
 
     def start(app: Any, port: int) -> str:
         server = make_server("127.0.0.1", port, app, threaded=True)
-        threading.Thread(target=server.serve_forever, daemon=True).start()
+        threading.Thread(
+            target=server.serve_forever, args=(0.02,), daemon=True
+        ).start()  # quick shutdown()
         servers.append(server)
         return f"http://127.0.0.1:{port}"
 

@@ -48,7 +48,8 @@ class MailServer:
             data.login.decode(),
             data.password.decode(),
         )
-        return AuthResult(success=ok)
+        # handled=False: a refusal gets its 535 answer (aiosmtpd otherwise sends nothing).
+        return AuthResult(success=ok, handled=False)
 
     def start(self) -> None:
         options: dict[str, Any] = {}

@@ -230,5 +230,7 @@ def _server_answering(status: int, body: dict) -> ThreadingHTTPServer:
             pass
 
     server = ThreadingHTTPServer(("127.0.0.1", free_port()), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    threading.Thread(
+        target=server.serve_forever, args=(0.02,), daemon=True
+    ).start()  # quick shutdown()
     return server

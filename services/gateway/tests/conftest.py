@@ -100,8 +100,10 @@ class RecordingUpstream:
 
 def serve(recorder: RecordingUpstream) -> Iterator[RecordingUpstream]:
     server = make_server("127.0.0.1", 0, recorder, threaded=True)
+    server.block_on_close = False  # a kept-alive connection's thread is not waited for
     recorder.url = f"http://127.0.0.1:{server.server_port}"
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    # A short poll: shutdown() waits up to one interval, at every test's teardown.
+    thread = threading.Thread(target=server.serve_forever, args=(0.02,), daemon=True)
     thread.start()
     yield recorder
     server.shutdown()
