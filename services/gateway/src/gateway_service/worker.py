@@ -31,8 +31,9 @@ from uvicorn.config import Config
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from uvicorn_worker import UvicornWorker
 
-from shared.problems import PROBLEM_MIMETYPE, problem_body
-from shared.request_id import accept_or_mint
+# The Flask-free halves of both: gunicorn's master imports this module and never loads Flask.
+from shared.problem_documents import PROBLEM_MIMETYPE, problem_body
+from shared.request_ids import accept_or_mint
 
 if TYPE_CHECKING:
     from flask import Flask
