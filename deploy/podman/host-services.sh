@@ -12,6 +12,7 @@
 #                                AUTH_DB_PASSWORD CONTENT_DB_PASSWORD REDIS_PASSWORD MAIL_PID
 #   secret                       prints a fresh random secret
 
+# shellcheck disable=SC2034 # the ports, passwords and MAIL_PID set here are the callers' to use
 declare -A BUILD_SECONDS
 
 secret() { openssl rand -hex 32; }  # a fresh random secret (the callers' settings use it too)
