@@ -38,6 +38,7 @@ async def application(
         _session = aiohttp.ClientSession(
             connector=aiohttp.TCPConnector(limit=0),
             auto_decompress=False,
+            cookie_jar=aiohttp.DummyCookieJar(),  # as the gateway: no cookie kept between clients
             skip_auto_headers=("User-Agent", "Accept", "Accept-Encoding", "Content-Type"),
         )
     headers = [

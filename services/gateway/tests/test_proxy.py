@@ -46,6 +46,34 @@ def test_upstream_connections_are_kept_alive_and_reused(make_app, keepalive_upst
     assert len(set(ports)) == 1  # one connection, five requests
 
 
+def test_a_cookie_one_answer_sets_never_rides_on_another_clients_request(make_app, upstream):
+    """The gateway speaks to a service for every client at once: a Set-Cookie in one
+    client's answer is that client's, never remembered and sent on with (or in place of)
+    the next client's cookies. The services are reached by name in compose and Kubernetes
+    (http://auth:8001); localhost stands in for such a name here (a client's cookie jar
+    keeps no cookie an IP address sets)."""
+    named = upstream.url.replace("127.0.0.1", "localhost")
+    upstream.paths["/auth/login"] = Scripted(
+        200, b"{}", headers={"Set-Cookie": "auth_session=alice-session; Path=/"}
+    )
+    upstream.paths["/auth/web/login"] = Scripted(
+        200, b"{}", headers={"Set-Cookie": "form_session=alice-form; Path=/"}
+    )
+    app = make_app(AUTH_SERVICE_URL=named, CONTENT_SERVICE_URL=named)
+    alice, bob = app.test_client(), app.test_client()
+    logged_in = alice.post("/auth/login", data=b"{}", content_type="application/json")
+    assert "alice-session" in logged_in.headers["Set-Cookie"]  # relayed to its own client
+    assert "alice-form" in alice.get("/auth/web/login").headers["Set-Cookie"]
+
+    for send in (bob.get, bob.post, bob.delete):  # pooled and one-off connections alike
+        assert send("/auth/me").status_code == 200
+        assert "Cookie" not in upstream.seen[-1]["headers"]
+    bob.session.cookies.set("auth_session", "bob-session")
+    for send in (bob.get, bob.post):
+        assert send("/auth/me").status_code == 200
+        assert upstream.seen[-1]["headers"]["Cookie"] == "auth_session=bob-session"
+
+
 def test_hop_by_hop_and_connection_named_headers_are_stripped(client, upstream):
     client.get(
         "/api/items",

@@ -100,6 +100,10 @@ class Upstream:
                 connector=aiohttp.TCPConnector(limit=0, force_close=not pooled),
                 timeout=self.timeout,
                 auto_decompress=False,  # bodies pass as the service encoded them
+                # One session speaks for every client: a cookie in one client's answer is
+                # relayed to that client and never kept, or it would ride on the next
+                # client's requests to the same service.
+                cookie_jar=aiohttp.DummyCookieJar(),
                 # Only the client's own headers (and the gateway's) go upstream.
                 skip_auto_headers=("User-Agent", "Accept", "Accept-Encoding", "Content-Type"),
             )
