@@ -93,15 +93,7 @@ log "images built in $(since "$t") s"
 
 # --- free ports for every server of the stack -----------------------------------------------
 read -r TEST_AUTH_DB_PORT TEST_CONTENT_DB_PORT TEST_REDIS_PORT TEST_AUTH_PORT TEST_CONTENT_PORT \
-  TEST_GATEWAY_PORT MAIL_PORT < <(
-  .venv/bin/python - <<'EOF'
-import socket
-socks = [socket.socket() for _ in range(7)]
-for s in socks:
-    s.bind(("127.0.0.1", 0))
-print(*(s.getsockname()[1] for s in socks))
-EOF
-)
+  TEST_GATEWAY_PORT MAIL_PORT < <(suite_free_ports 7)
 export TEST_AUTH_DB_PORT TEST_CONTENT_DB_PORT TEST_REDIS_PORT TEST_AUTH_PORT TEST_CONTENT_PORT \
   TEST_GATEWAY_PORT
 

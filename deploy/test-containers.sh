@@ -65,7 +65,7 @@ source deploy/podman/host-services.sh
 suite_build_service_images
 
 # --- PostgreSQL and Redis as host processes on free ports ---------------------------------
-suite_free_ports
+suite_host_ports
 suite_start_host_services
 
 # --- settings: production mode, real secrets, a signing key mounted read-only --------------

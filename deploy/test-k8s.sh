@@ -101,7 +101,7 @@ source deploy/podman/host-services.sh
 suite_build_service_images
 
 # --- PostgreSQL, Redis and the mail catcher as host processes on free ports -----------------
-suite_free_ports
+suite_host_ports
 suite_start_host_services
 
 # --- the test overlay: deploy/k8s as it is, plus only what this machine needs ---------------

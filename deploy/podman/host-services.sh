@@ -5,7 +5,7 @@
 #
 #   suite_build_service_images   builds localhost/suite-<svc>:test for each of SERVICES;
 #                                BUILD_SECONDS[svc] holds each build's time
-#   suite_free_ports             sets PG_PORT REDIS_PORT AUTH_PORT CONTENT_PORT GATEWAY_PORT
+#   suite_host_ports             sets PG_PORT REDIS_PORT AUTH_PORT CONTENT_PORT GATEWAY_PORT
 #                                MAIL_PORT to free ports of 127.0.0.1
 #   suite_start_host_services    PostgreSQL (databases auth and content), Redis and the mail
 #                                catcher as host processes on those ports; sets
@@ -33,16 +33,8 @@ suite_build_service_images() {
   done
 }
 
-suite_free_ports() {
-  read -r PG_PORT REDIS_PORT AUTH_PORT CONTENT_PORT GATEWAY_PORT MAIL_PORT < <(
-    .venv/bin/python - <<'EOF'
-import socket
-socks = [socket.socket() for _ in range(6)]
-for s in socks:
-    s.bind(("127.0.0.1", 0))
-print(*(s.getsockname()[1] for s in socks))
-EOF
-  )
+suite_host_ports() {
+  read -r PG_PORT REDIS_PORT AUTH_PORT CONTENT_PORT GATEWAY_PORT MAIL_PORT < <(suite_free_ports 6)
 }
 
 _suite_newest_pg_bin() { printf '%s\n' /usr/lib/postgresql/*/bin | sort -V | tail -n 1; }

@@ -24,6 +24,18 @@ suite_build() {
     -t "$tag" "$@" "$ctx"
 }
 
+# suite_free_ports N — prints N distinct free TCP ports of 127.0.0.1 on one line (all held
+# open together while they are picked, so no two are the same).
+suite_free_ports() {
+  .venv/bin/python - "$1" <<'EOF'
+import socket, sys
+socks = [socket.socket() for _ in range(int(sys.argv[1]))]
+for s in socks:
+    s.bind(("127.0.0.1", 0))
+print(*(s.getsockname()[1] for s in socks))
+EOF
+}
+
 # suite_wait_http URL [TIMEOUT_S=60] — poll until URL answers 2xx/3xx.
 suite_wait_http() {
   local url="$1" timeout_s="${2:-60}" end
