@@ -220,6 +220,18 @@ def wait_for_mail(
         time.sleep(0.1)
 
 
+def hidden_fields(html: str) -> dict[str, str]:
+    """A hosted page's hidden form fields (its CSRF token among them), by name."""
+    fields = re.findall(r'<input[^>]*name="([^"]+)"[^>]*type="hidden"[^>]*value="([^"]*)"', html)
+    fields += [
+        (name, value)
+        for value, name in re.findall(
+            r'<input[^>]*type="hidden"[^>]*value="([^"]*)"[^>]*name="([^"]+)"', html
+        )
+    ]
+    return dict(fields)
+
+
 def link_in(message: EmailMessage, path: str) -> tuple[str, str]:
     """The link to `path` in a mail, and its token."""
     text = message.get_content()  # type: ignore[attr-defined]

@@ -6,26 +6,21 @@ followed the way a browser does: the hosted page, then its form.
 
 from __future__ import annotations
 
-import re
 import time
 import uuid
 
 import pytest
 import requests
-from conftest import MAIL_DIRS, caught_mail, link_in, verify_email, wait_for_mail
+from conftest import (
+    MAIL_DIRS,
+    caught_mail,
+    hidden_fields,
+    link_in,
+    verify_email,
+    wait_for_mail,
+)
 
 PASSWORD = "recovery passphrase 1"
-
-
-def hidden_fields(html: str) -> dict[str, str]:
-    fields = re.findall(r'<input[^>]*name="([^"]+)"[^>]*type="hidden"[^>]*value="([^"]*)"', html)
-    fields += [
-        (name, value)
-        for value, name in re.findall(
-            r'<input[^>]*type="hidden"[^>]*value="([^"]*)"[^>]*name="([^"]+)"', html
-        )
-    ]
-    return dict(fields)
 
 
 def submit(session: requests.Session, link: str, **fields: str) -> requests.Response:

@@ -9,13 +9,12 @@ auth and content as `localhost`, a name, like a real deployment.
 
 from __future__ import annotations
 
-import re
 import uuid
 from collections.abc import Iterator
 
 import pytest
 import requests
-from conftest import RunningStack
+from conftest import RunningStack, hidden_fields
 
 PASSWORD = "upstream by name passphrase"
 
@@ -39,11 +38,9 @@ def log_in_on_the_hosted_page(gateway: str) -> tuple[requests.Session, str]:
     browser = requests.Session()
     page = browser.get(f"{gateway}/auth/web/login", timeout=10)
     assert page.status_code == 200
-    csrf = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page.text)
-    assert csrf is not None, page.text
     done = browser.post(
         f"{gateway}/auth/web/login",
-        data={"csrf_token": csrf.group(1), "username": name, "password": PASSWORD},
+        data={**hidden_fields(page.text), "username": name, "password": PASSWORD},
         allow_redirects=False,
         timeout=10,
     )
