@@ -18,6 +18,9 @@ workers = int(os.environ.get("GUNICORN_WORKERS", "2"))
 # Threads let one worker overlap upstream I/O; the gateway waits on the network a lot.
 worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "gthread")
 threads = int(os.environ.get("GUNICORN_THREADS", "4"))
+# gevent's worker (content): requests one process serves at once. Bounded so a burst queues
+# in the listen backlog instead of piling up behind the database pool inside the worker.
+worker_connections = int(os.environ.get("GUNICORN_WORKER_CONNECTIONS", "64"))
 keepalive = int(os.environ.get("GUNICORN_KEEPALIVE", "5"))
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
 # On SIGTERM, in-flight requests get this long to finish before workers are killed.

@@ -44,12 +44,17 @@ class Service(NamedTuple):  # not a dataclass: that module brings inspect, ~1 Mi
     port_var: str
     default_port: int
     migrates: bool
+    worker: str  # gunicorn's worker class, as the service's image sets it
 
 
 SERVICES = (
-    Service("auth", "auth_service", "AUTH_PORT", 8001, True),
-    Service("content", "content_service", "CONTENT_PORT", 8002, True),
-    Service("gateway", "gateway_service", "GATEWAY_PORT", 8000, False),
+    # auth hashes passwords (CPU-bound for tens of ms): threads, so one login never
+    # stalls the other requests of its process.
+    Service("auth", "auth_service", "AUTH_PORT", 8001, True, "gthread"),
+    # content does short queries: gevent's worker answers each in half gthread's overhead
+    # (docs/benchmarks.md), and psycopg 3 waits cooperatively under it.
+    Service("content", "content_service", "CONTENT_PORT", 8002, True, "gevent"),
+    Service("gateway", "gateway_service", "GATEWAY_PORT", 8000, False, GATEWAY_WORKER),
 )
 
 
@@ -331,13 +336,15 @@ class Stack:
             f"{service.module}:create_app()",
         ]
         env = self._env_for(service)
+        # <SERVICE>_WORKER_CLASS (e.g. GATEWAY_WORKER_CLASS) swaps one service's worker.
+        worker = env.get(f"{service.name.upper()}_WORKER_CLASS", service.worker)
+        env = {**env, "GUNICORN_WORKER_CLASS": worker}
         if service.name == "gateway":
             # The gateway serves plain reads on an event loop and hands the rest to many
             # cheap threads, so requests hung on a dead upstream never take the last one
             # (see the gateway's README section).
             env = {
                 **env,
-                "GUNICORN_WORKER_CLASS": env.get("GATEWAY_WORKER_CLASS", GATEWAY_WORKER),
                 "GUNICORN_WORKERS": env.get("GATEWAY_WORKERS", env["GUNICORN_WORKERS"]),
                 "GUNICORN_THREADS": env.get("GATEWAY_THREADS", "32"),
             }
