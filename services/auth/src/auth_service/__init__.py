@@ -37,12 +37,12 @@ from shared.db_teardown import init_session_teardown
 from shared.health import database_check, health_blueprint, init_database_errors, redis_check
 from shared.proxies import init_trusted_proxies
 from shared.redis_store import get_redis
-from shared.service import init_service
+from shared.service import ServiceFlask, init_service
 from shared.tokens import JwksCache, RevocationList
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
-    app = Flask(__name__, instance_relative_config=True)
+    app = ServiceFlask(__name__, instance_relative_config=True)
     app.config.update(load_config(config))
     init_service(app)
     # The gateway's X-Forwarded-For names the client: login throttling counts by it.

@@ -19,12 +19,12 @@ from shared.health import database_check, health_blueprint, init_database_errors
 from shared.http_client import ServiceClient
 from shared.proxies import init_trusted_proxies
 from shared.redis_store import get_redis
-from shared.service import init_service
+from shared.service import ServiceFlask, init_service
 from shared.tokens import JwksCache, RevocationList, http_jwks_source
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
-    app = Flask(__name__, instance_relative_config=True)
+    app = ServiceFlask(__name__, instance_relative_config=True)
     app.config.update(load_config(config))
     init_service(app)
     # Log lines name the client the gateway saw, never an address a caller made up.

@@ -20,10 +20,11 @@ from shared.metrics import metrics_view
 from shared.problems import init_problem_handlers
 from shared.redis_store import init_redis
 from shared.request_id import init_request_id
+from shared.service import ServiceFlask
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
-    app = Flask(__name__)
+    app = ServiceFlask(__name__)
     app.config.update(load_config(config))
     settings = app.config
     configure_logging(settings["SERVICE_NAME"], settings["LOG_LEVEL"], settings["LOG_FORMAT"])
