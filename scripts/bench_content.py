@@ -21,7 +21,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import requests
+from devstack import SERVICES
 
+# The worker `make up` and content's image run it under.
+CONTENT_WORKER = next(service.worker for service in SERVICES if service.name == "content")
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 DOC = ROOT / "docs" / "benchmarks.md"
@@ -114,6 +117,7 @@ def start_content(database_url: str, port: int, log_path: Path) -> subprocess.Po
         "APP_ENV": "development",
         "LOG_LEVEL": "WARNING",
         "GUNICORN_WORKERS": "2",
+        "GUNICORN_WORKER_CLASS": CONTENT_WORKER,
     }
     env.pop("REDIS_URL", None)  # anonymous reads never touch Redis
     process = subprocess.Popen(  # noqa: S603 - our own fixed command line
@@ -227,8 +231,8 @@ def write_doc(results: dict[int, dict[str, float]], backend: str, requests_count
         "## Content: list page latency against table size",
         "",
         f"`make bench-content` (scripts/bench_content.py), {datetime.now(UTC):%Y-%m-%d}, "
-        f"{backend}. Two content services under gunicorn (2 gthread workers each), one on a "
-        f"database seeded "
+        f"{backend}. Two content services under gunicorn (2 {CONTENT_WORKER} workers each), "
+        f"one on a database seeded "
         f"with {SIZES[0]:,} posts and one with {SIZES[1]:,}, on a 2-core machine shared with "
         f"other work; requests alternate between the two so that load hits both alike. Median "
         f"of {requests_count} keep-alive requests per cell after 30 warm-up rounds; "

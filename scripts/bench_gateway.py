@@ -460,8 +460,9 @@ gateway is what the gateway's own rules cost.
 
 Measured by `make bench-gateway` (scripts/bench_gateway.py) on {time.strftime("%Y-%m-%d")},
 {r["cores"]} cores shared by the load generator and the whole stack (`make up` settings:
-2 gunicorn workers for auth and content (gthread, 4 threads) and {r["gateway_workers"]} for the
-gateway (its EdgeWorker: one event loop); JSON access logging, the revocation check and
+2 gunicorn workers for auth (gthread, 4 threads) and content (gevent) and
+{r["gateway_workers"]} for the gateway (its EdgeWorker: one event loop); JSON access
+logging, the revocation check and
 Redis rate limiting on; a valid bearer token on every request). Load generator:
 {r["generator"]}, on the same machine, at niceness {r["niceness"]} with the stack (the machine
 is shared with other work). The targets alternate in one run, {r["rounds"]} rounds of \

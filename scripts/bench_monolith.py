@@ -313,8 +313,9 @@ Measured by `make bench-monolith` (scripts/bench_monolith.py) on {time.strftime(
 {r["cores"]} cores shared by the load generator, the monolith and the whole stack. The
 monolith is the seed document's "RESTful API Example" (scripts/seed_monolith.py: Flask,
 Flask-SQLAlchemy, SQLite, 2 sync gunicorn workers, no authentication). The suite runs with
-`make up`'s settings (2 gthread workers for auth and content, {r["gateway_workers"]} for the
-gateway, JSON access logs, metrics, rate limiting high enough not to refuse) and every
+`make up`'s settings (2 workers for auth (gthread) and content (gevent),
+{r["gateway_workers"]} for the gateway, JSON access logs, metrics, rate limiting high enough
+not to refuse) and every
 suite request carries a valid bearer token. Load generator: {r["generator"]}, niceness
 {r["niceness"]}; {r["rounds"]} rounds of {r["seconds"]} s per target in alternating order;
 figures are medians of the rounds, ratios the medians of each round's ratio.
