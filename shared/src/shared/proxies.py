@@ -7,6 +7,7 @@ itself a trusted proxy; a request from an untrusted peer is that peer, whatever 
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 from collections.abc import Iterable
 from typing import Any
@@ -30,11 +31,18 @@ def trusted_networks(entries: Iterable[str]) -> Networks:
 def is_trusted(address: str | None, networks: Networks) -> bool:
     if not networks or not address:
         return False
+    ip = _parsed(address)
+    return ip is not None and any(ip in net for net in networks)
+
+
+@functools.lru_cache(maxsize=4096)
+def _parsed(address: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    """An address parsed once: every request asks this of its peer, mostly the same few
+    (the gateway, a load balancer). Bounded, as X-Forwarded-For hops are the client's to pick."""
     try:
-        ip = ipaddress.ip_address(address)
+        return ipaddress.ip_address(address)
     except ValueError:
-        return False
-    return any(ip in net for net in networks)
+        return None
 
 
 def client_address_of(peer: str, forwarded_for: str | None, networks: Networks) -> str:

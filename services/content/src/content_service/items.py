@@ -77,7 +77,7 @@ def get_item(item_id: int) -> Response:
     current = row_versions.etag(item)
     if conditional.not_modified(current):
         return conditional.not_modified_response(current)
-    return _answer(item)
+    return _answer(item, current)
 
 
 @bp.post("")
@@ -127,9 +127,10 @@ def _update(principal: Principal, item_id: int, changes: dict[str, Any]) -> Resp
     return _answer(_find(item_id))
 
 
-def _answer(item: Item | Row[Any]) -> Response:
+def _answer(item: Item | Row[Any], etag: str | None = None) -> Response:
+    """The representation with its ETag (`etag`: already worked out by the caller)."""
     response = jsonify(to_public(item))
-    response.headers["ETag"] = row_versions.etag(item)
+    response.headers["ETag"] = etag or row_versions.etag(item)
     return response
 
 

@@ -76,7 +76,7 @@ def get_post(post_id: int) -> Response:
     current = row_versions.etag(post)
     if conditional.not_modified(current):
         return conditional.not_modified_response(current)
-    return _answer(post)
+    return _answer(post, current)
 
 
 @bp.post("")
@@ -127,9 +127,10 @@ def _update(principal: Principal, post_id: int, changes: dict[str, Any]) -> Resp
     return _answer(_read(post_id))
 
 
-def _answer(post: Row[Any]) -> Response:
+def _answer(post: Row[Any], etag: str | None = None) -> Response:
+    """The representation with its ETag (`etag`: already worked out by the caller)."""
     response = jsonify(to_public(post))
-    response.headers["ETag"] = row_versions.etag(post)
+    response.headers["ETag"] = etag or row_versions.etag(post)
     return response
 
 
