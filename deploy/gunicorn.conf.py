@@ -18,9 +18,12 @@ workers = int(os.environ.get("GUNICORN_WORKERS", "2"))
 # Threads let one worker overlap upstream I/O; the gateway waits on the network a lot.
 worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "gthread")
 threads = int(os.environ.get("GUNICORN_THREADS", "4"))
-# gevent's worker (content): requests one process serves at once. Bounded so a burst queues
-# in the listen backlog instead of piling up behind the database pool inside the worker.
-worker_connections = int(os.environ.get("GUNICORN_WORKER_CONNECTIONS", "64"))
+# Under gevent's worker (content) this is how many requests one process serves at once:
+# bounded, so a burst queues in the listen backlog instead of piling up behind the database
+# pool. gthread reads it as a cap on open connections, kept at gunicorn's own 1000.
+worker_connections = int(
+    os.environ.get("GUNICORN_WORKER_CONNECTIONS", "64" if worker_class == "gevent" else "1000")
+)
 keepalive = int(os.environ.get("GUNICORN_KEEPALIVE", "5"))
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
 # On SIGTERM, in-flight requests get this long to finish before workers are killed.

@@ -53,7 +53,8 @@ def _load_devstack():
     return module
 
 
-harness_environment = _load_devstack().harness_environment
+devstack = _load_devstack()
+harness_environment = devstack.harness_environment
 
 
 def free_port() -> int:
