@@ -11,6 +11,7 @@ from gunicorn import glogging
 from gunicorn import util as gunicorn_util
 
 from shared import metrics_files
+from shared.heap import release_free_heap
 
 # GUNICORN_BIND (host:port) wins; containers usually set only PORT.
 bind = os.environ.get("GUNICORN_BIND") or f"0.0.0.0:{os.environ.get('PORT', '8000')}"
@@ -96,6 +97,17 @@ def _problem_error(sock, status_int, reason, mesg):
 
 # Workers look write_error up on the module at each call, and inherit this at fork.
 gunicorn_util.write_error = _problem_error
+
+
+def when_ready(server):
+    """The master has loaded its settings and bound its socket: what that freed goes back."""
+    release_free_heap()
+
+
+def post_worker_init(worker):
+    """The app is loaded: the memory its imports and set-up freed goes back to the system
+    before the first request, instead of staying resident for the worker's whole life."""
+    release_free_heap()
 
 
 def child_exit(server, worker):
