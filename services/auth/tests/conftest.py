@@ -20,6 +20,7 @@ from werkzeug.serving import BaseWSGIServer, make_server
 
 from auth_service import create_app
 from auth_service.extensions import db
+from shared.migrations import bind_migrations
 
 # Tests hash with small argon2 parameters to stay fast; test_passwords checks the real ones.
 CHEAP_HASHING = {"ARGON2_TIME_COST": 1, "ARGON2_MEMORY_KIB": 1024, "ARGON2_PARALLELISM": 1}
@@ -47,6 +48,7 @@ def _migrate(url: str, keys_dir: Path) -> None:
     app = create_app(
         {"APP_ENV": "testing", "SQLALCHEMY_DATABASE_URI": url, "JWT_KEYS_DIR": str(keys_dir)}
     )
+    bind_migrations(app, db)
     with app.app_context():
         upgrade()
         db.engine.dispose()

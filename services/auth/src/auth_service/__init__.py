@@ -23,7 +23,7 @@ from auth_service import (
 )
 from auth_service.bootstrap import init_bootstrap
 from auth_service.config import load_config
-from auth_service.extensions import db, migrate
+from auth_service.extensions import db
 from auth_service.keys import key_store
 from auth_service.oauth_server import init_oauth_server
 from auth_service.outbox import init_outbox
@@ -35,6 +35,7 @@ from auth_service.web import authorize
 from shared.auth import init_token_verifier
 from shared.db_teardown import init_session_teardown
 from shared.health import database_check, health_blueprint, init_database_errors, redis_check
+from shared.migrations import init_migrations
 from shared.proxies import init_trusted_proxies
 from shared.redis_store import get_redis
 from shared.service import ServiceFlask, init_service
@@ -49,7 +50,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     init_trusted_proxies(app)
     db.init_app(app)
     init_session_teardown(app, db)
-    migrate.init_app(app, db, directory=app.config["MIGRATIONS_DIR"])
+    init_migrations(app, db)
     init_passwords(app)
     _init_tokens(app)
     init_oauth_server(app)

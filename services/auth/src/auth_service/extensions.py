@@ -1,9 +1,7 @@
 """Extensions, created unbound here and bound to the app in create_app."""
 
 from flask_jwt_extended import JWTManager
-from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 
 db = SQLAlchemy()
-migrate = Migrate()
 jwt_manager = JWTManager()

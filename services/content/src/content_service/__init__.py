@@ -10,13 +10,14 @@ from flask import Flask
 from content_service import events, items, openapi, posts, users
 from content_service.config import load_config
 from content_service.database import init_database
-from content_service.extensions import db, migrate
+from content_service.extensions import db
 from content_service.json_provider import LeanJSONProvider
 from content_service.no_sessions import NoSessions
 from content_service.revocation_news import RevocationNews
 from shared.auth import init_token_verifier
 from shared.health import database_check, health_blueprint, init_database_errors, redis_check
 from shared.http_client import ServiceClient
+from shared.migrations import init_migrations
 from shared.proxies import init_trusted_proxies
 from shared.redis_store import get_redis
 from shared.service import ServiceFlask, init_service
@@ -32,7 +33,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.json = LeanJSONProvider(app)
     app.session_interface = NoSessions()
     init_database(app)
-    migrate.init_app(app, db, directory=app.config["MIGRATIONS_DIR"])
+    init_migrations(app, db)
     _init_token_verifier(app)
 
     app.register_blueprint(users.bp, url_prefix="/api/users")

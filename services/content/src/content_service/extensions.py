@@ -1,7 +1,5 @@
 """Extensions, created unbound here and bound to the app in create_app."""
 
-from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 
 db = SQLAlchemy()
-migrate = Migrate()
