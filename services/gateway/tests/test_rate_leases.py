@@ -131,9 +131,9 @@ def test_requests_wait_for_a_reservation_on_its_way_instead_of_making_their_own(
         return [answer[0] for answer in answers]
 
     assert run(burst(1)) == [1]
-    assert sorted(run(burst(32))) == list(range(2, 34))
-    assert counter.window.trips == 3  # the first alone, then two batches of 16
-    assert counter.window.value == 33  # nothing reserved twice or thrown away
+    assert sorted(run(burst(2 * MAX_BATCH))) == list(range(2, 2 + 2 * MAX_BATCH))
+    assert counter.window.trips == 3  # the first alone, then two whole batches
+    assert counter.window.value == 1 + 2 * MAX_BATCH  # nothing reserved twice or thrown away
 
 
 def test_a_request_with_keys_to_read_always_makes_the_round_trip(run):
@@ -141,13 +141,14 @@ def test_a_request_with_keys_to_read_always_makes_the_round_trip(run):
     counts = LeasedCounts(counter)  # type: ignore[arg-type]
     for _ in range(2):
         run(counts.count("k", 60, 600, []))
-    trips = counter.window.trips  # 2: the first count alone, then a batch (2 to 17)
+    trips = counter.window.trips  # 2: the first count alone, then a batch (2 to 1 + MAX_BATCH)
     count, _, values = run(counts.count("k", 60, 600, ["revoked:jti:x"]))
     assert values == [None]
     assert counter.window.trips == trips + 1
-    assert count == 18  # counted alone, beside the batch
-    # The batch is kept, not thrown away: the next 15 requests use it.
-    assert [run(counts.count("k", 60, 600, []))[0] for _ in range(15)] == list(range(3, 18))
+    assert count == 2 + MAX_BATCH  # counted alone, beside the batch
+    # The batch is kept, not thrown away: the next requests use the rest of it.
+    rest = [run(counts.count("k", 60, 600, []))[0] for _ in range(MAX_BATCH - 1)]
+    assert rest == list(range(3, 2 + MAX_BATCH))
     assert counter.window.trips == trips + 1
 
 
@@ -158,12 +159,13 @@ def test_a_read_while_a_reservation_is_on_its_way_counts_alone(run):
 
     async def batch_and_read() -> list[int]:
         answers = await asyncio.gather(
-            counts.count("k", 60, 600, []),  # reserves 2 to 17
-            counts.count("k", 60, 600, ["revoked:jti:x"]),  # meanwhile: 18, alone
+            counts.count("k", 60, 600, []),  # reserves 2 to 1 + MAX_BATCH
+            counts.count("k", 60, 600, ["revoked:jti:x"]),  # meanwhile: 2 + MAX_BATCH, alone
             counts.count("k", 60, 600, []),  # waits for the batch: 3
         )
         return [answer[0] for answer in answers]
 
-    assert run(batch_and_read()) == [2, 18, 3]
-    assert counter.window.value == 18  # nothing reserved that nobody can use
-    assert [run(counts.count("k", 60, 600, []))[0] for _ in range(14)] == list(range(4, 18))
+    assert run(batch_and_read()) == [2, 2 + MAX_BATCH, 3]
+    assert counter.window.value == 2 + MAX_BATCH  # nothing reserved that nobody can use
+    rest = [run(counts.count("k", 60, 600, []))[0] for _ in range(MAX_BATCH - 2)]
+    assert rest == list(range(4, 2 + MAX_BATCH))

@@ -24,7 +24,7 @@ import time
 from collections.abc import Awaitable
 from typing import Any, Protocol
 
-MAX_BATCH = 16
+MAX_BATCH = 32
 SHARE = 4  # a batch is at most this fraction of what the window has left
 MAX_ENTRIES = 10_000  # counters followed at once; past that, all start again
 _MARGIN_SECONDS = 1.0
