@@ -14,6 +14,10 @@ it and reads every byte first with a parser of its own (httptools, the same pars
 settings as uvicorn's): a target over MAX_TARGET_BYTES is refused with 414, a head over
 MAX_HEAD_BYTES with 431, bytes that do not parse with 400, each as problem+json, and the
 connection closed, before uvicorn has buffered more than the limit.
+
+uvicorn writes an answer's head and body in two sends (two segments, with TCP_NODELAY, that
+each wake the client); HeadGate hands it JoinedWrites, which sends the writes of one step of
+the loop (the edge sends head and body back to back) as one piece at the end of that step.
 """
 
 from __future__ import annotations
@@ -48,6 +52,36 @@ class _Refused(Exception):
         self.detail = detail
 
 
+class JoinedWrites:
+    """uvicorn's transport: its writes in one step of the loop leave in one send, in order;
+    close() sends what waits first, a large piece goes at once (see the module)."""
+
+    FLUSH_AT = 64 * 1024
+
+    def __init__(self, transport: asyncio.Transport) -> None:
+        self._transport = transport
+        self._waiting: list[bytes] = []
+
+    def __getattr__(self, name: str) -> Any:  # the rest of the transport, as it is
+        return getattr(self._transport, name)
+
+    def write(self, data: bytes) -> None:
+        if not self._waiting:
+            asyncio.get_running_loop().call_soon(self._send)
+        self._waiting.append(data)
+        if len(data) >= self.FLUSH_AT:
+            self._send()
+
+    def _send(self) -> None:
+        if self._waiting and not self._transport.is_closing():
+            self._transport.write(b"".join(self._waiting))
+        self._waiting = []
+
+    def close(self) -> None:
+        self._send()
+        self._transport.close()
+
+
 class HeadGate(asyncio.Protocol):
     """uvicorn's HTTP protocol behind a check of each request's head (see the module)."""
 
@@ -58,7 +92,7 @@ class HeadGate(asyncio.Protocol):
         self.max_head = int(settings.get("MAX_HEAD_BYTES", 32 * 1024))
         self.parser = httptools.HttpRequestParser(self)
         self.parser.set_dangerous_leniencies(lenient_data_after_close=True)  # as uvicorn's
-        self.transport: asyncio.Transport | None = None
+        self.transport: JoinedWrites | None = None
         self.in_head = False
         self.head_bytes = 0
         self.target = b""
@@ -81,8 +115,8 @@ class HeadGate(asyncio.Protocol):
     # -- asyncio.Protocol ----------------------------------------------------------------------
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport  # type: ignore[assignment]
-        self.inner.connection_made(transport)  # type: ignore[arg-type]
+        self.transport = JoinedWrites(transport)  # type: ignore[arg-type]
+        self.inner.connection_made(self.transport)  # type: ignore[arg-type]
 
     def data_received(self, data: bytes) -> None:
         if self.closed:
