@@ -506,11 +506,11 @@ have closed), which costs a TCP handshake a request on loopback.
 What the rebuild kept and what it replaced: the one path is `gateway_service/edge.py` (an
 ASGI application under uvicorn) with `worker.py`'s head gate and joined writes; the
 hand-written upstream connection pools (threads and loop), the hand-written Redis client,
-the worker's own HTTP exchange, the WSGI fast path, flask-cors and Flask-Limiter on the proxy path are gone,
-replaced by aiohttp (upstream calls), redis-py's asyncio client (Redis) and a few lines of
-CORS; the batched rate-limit counts and the revocation news stayed (they are where the
-Redis round trips went). The gateway's source outside `console/` went from 4,066 to
-{r["source_lines"]:,} lines.
+the worker's own HTTP exchange, the WSGI fast path, flask-cors and Flask-Limiter on the
+proxy path are gone, replaced by aiohttp (upstream calls), redis-py's asyncio client
+(Redis) and a few lines of CORS; the batched rate-limit counts and the revocation news
+stayed (they are where the Redis round trips went). The gateway's source outside
+`console/` went from 4,066 to {r["source_lines"]:,} lines.
 {END}"""
 
 

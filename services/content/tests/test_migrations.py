@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from collections.abc import Iterator
 
 import pytest
@@ -118,18 +116,3 @@ def test_flask_db_upgrade_migrates_a_new_database(tmp_path):
     with app.app_context():
         assert {"items", "posts", "users", "row_counts"} <= _tables()
         db.engine.dispose()
-
-
-def test_a_served_app_leaves_alembic_unloaded(tmp_path):
-    """Workers never migrate: building the app imports neither Flask-Migrate nor alembic
-    (about 12 MiB resident in each worker)."""
-    url = f"sqlite:///{tmp_path / 'served.sqlite3'}"
-    program = (
-        "import sys; from content_service import create_app; "
-        f"create_app({{'APP_ENV': 'testing', 'SQLALCHEMY_DATABASE_URI': {url!r}}}); "
-        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('alembic', 'flask_migrate')))"
-    )
-    loaded = subprocess.run(
-        [sys.executable, "-c", program], capture_output=True, text=True, check=True, timeout=60
-    )
-    assert loaded.stdout.strip() == "[]", loaded.stdout

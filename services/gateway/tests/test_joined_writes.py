@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 
+from conftest import Scripted, exchange
+
 from gateway_service.worker import JoinedWrites
 
 
@@ -77,3 +79,31 @@ def test_a_large_piece_is_sent_at_once_not_held() -> None:
         return sent_now
 
     assert asyncio.run(exchange()) == [b"head\r\n\r\n" + b"x" * JoinedWrites.FLUSH_AT]
+
+
+def test_pipelined_requests_are_answered_in_order_each_whole(app, upstream) -> None:
+    """A client pipelining three requests in one packet, the first answer slowest: over a
+    real socket every answer arrives whole and in request order, and the service saw the
+    three requests in that order."""
+    upstream.paths = {
+        f"/api/items/{n}": Scripted(200, b'{"id": %d}' % n, delay=0.2 if n == 1 else 0.0)
+        for n in (1, 2, 3)
+    }
+    pipelined = b"".join(
+        b"GET /api/items/%d HTTP/1.1\r\nHost: g\r\nX-Request-ID: %s\r\n%s\r\n"
+        % (n, b"pipelined-request-%d" % n, b"Connection: close\r\n" if n == 3 else b"")
+        for n in (1, 2, 3)
+    )
+    with app.connect() as sock:
+        received = exchange(sock, pipelined)
+
+    answers = received.split(b"HTTP/1.1 ")[1:]
+    assert [answer.split(b" ", 1)[0] for answer in answers] == [b"200"] * 3
+    for n, answer in enumerate(answers, start=1):
+        assert b"\r\nx-request-id: pipelined-request-%d\r\n" % n in answer.lower()
+        assert answer.endswith(b'{"id": %d}' % n)
+    assert [seen["path"] for seen in upstream.seen] == [
+        "/api/items/1",
+        "/api/items/2",
+        "/api/items/3",
+    ]
